@@ -1,0 +1,1 @@
+//! ign-setup: installs, upgrades, backs up, restores and packages the IGN Scripts Neo4j database.
