@@ -1,1 +1,16 @@
-//! ign-setup: installs, upgrades, backs up, restores and packages the IGN Scripts Neo4j database.
+//! ign-setup installs, upgrades, backs up, restores and packages the Neo4j
+//! database of the IGN Scripts learning system.
+//!
+//! Layers, each using only those below it:
+//! `cli` → `lifecycle` → `restore`, `bundle` → `backup`, `migrations` →
+//! `safety` (journal, lock) → `state`, `graph` → `config`, `error`.
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod graph;
+pub mod log;
+pub mod state;
+
+/// This tool's version, recorded in backups, manifests and migration history.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

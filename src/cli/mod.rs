@@ -1,0 +1,96 @@
+//! The command-line layer: parse, resolve settings, dispatch to the library,
+//! print. Commands live one per file; none of them talks Bolt directly except
+//! through the library.
+
+pub mod doctor;
+pub mod opt;
+pub mod output;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use crate::config::{process_env, FileConfig, FlagValues, Settings, DEFAULT_CONFIG_FILE};
+use crate::error::{Error, Result};
+use crate::graph::Db;
+use opt::{Command, GlobalArgs, Opt};
+use output::{Output, Report};
+
+/// What every command gets: resolved settings and how to talk to the user.
+pub struct Context {
+    pub settings: Settings,
+    pub yes: bool,
+    pub out: Output,
+    pub interactive: bool,
+}
+
+impl Context {
+    pub async fn connect(&self) -> Result<Db> {
+        let password = self.settings.connect.password.resolve(self.interactive)?;
+        Ok(Db::connect(&self.settings.connect, &password).await?)
+    }
+}
+
+fn load_settings(g: &GlobalArgs) -> Result<Settings> {
+    let explicit = g
+        .config
+        .clone()
+        .or_else(|| process_env("IGN_SETUP_CONFIG").map(PathBuf::from));
+    let file = match explicit {
+        Some(path) => FileConfig::load(&path)?,
+        None => {
+            let default = PathBuf::from(DEFAULT_CONFIG_FILE);
+            if default.is_file() {
+                FileConfig::load(&default)?
+            } else {
+                FileConfig::default()
+            }
+        }
+    };
+    let flags = FlagValues {
+        uri: g.uri.clone(),
+        user: g.user.clone(),
+        password: g.password.clone(),
+        password_file: g.password_file.clone(),
+        database: g.database.clone(),
+        backup_dir: g.backup_dir.clone(),
+        migrations_dir: None,
+        connect_timeout_secs: g.connect_timeout,
+    };
+    Ok(Settings::resolve(&flags, &process_env, &file)?)
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub async fn run(opt: Opt) -> i32 {
+    crate::log::set_verbosity(opt.global.verbose);
+    let out = Output::new(opt.global.json);
+    let result = async {
+        let settings = load_settings(&opt.global)?;
+        let ctx = Context {
+            settings,
+            yes: opt.global.yes,
+            out,
+            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+        };
+        dispatch(&ctx, opt.command).await
+    };
+    let result = tokio::select! {
+        r = result => r,
+        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+    };
+    match result {
+        Ok(report) => {
+            out.print(&report);
+            report.exit_code
+        }
+        Err(err) => {
+            out.print_error(&err);
+            err.exit_code()
+        }
+    }
+}
+
+async fn dispatch(ctx: &Context, command: Command) -> Result<Report> {
+    match command {
+        Command::Doctor => doctor::run(ctx).await,
+    }
+}

@@ -1,0 +1,66 @@
+//! Every command-line type, in one place. Raw flags become validated values
+//! (`Settings`, `semver::Version`, paths) right after parsing.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ign-setup",
+    version,
+    about = "Install, upgrade, back up, restore and package the IGN Scripts Neo4j database",
+    long_about = "Install, upgrade, back up, restore and package the Neo4j database of the IGN Scripts \
+learning system.\n\nSettings come from flags, then the environment (NEO4J_URI, NEO4J_USERNAME, \
+NEO4J_PASSWORD, NEO4J_PASSWORD_FILE, NEO4J_DATABASE), then ign-setup.toml, then defaults.",
+    propagate_version = true
+)]
+pub struct Opt {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// Bolt URI: bolt://, bolt+s://, bolt+ssc://, neo4j://, neo4j+s:// or neo4j+ssc:// [env: NEO4J_URI]
+    #[arg(long, global = true, value_name = "URI")]
+    pub uri: Option<String>,
+    /// User name [env: NEO4J_USERNAME or NEO4J_USER] [default: neo4j]
+    #[arg(long, global = true, value_name = "USER")]
+    pub user: Option<String>,
+    /// Password (visible to other local users in the process list: prefer NEO4J_PASSWORD or --password-file)
+    #[arg(long, global = true, value_name = "PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// File holding the password [env: NEO4J_PASSWORD_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// Database name [env: NEO4J_DATABASE] [default: the server's default database]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub database: Option<String>,
+    /// Backup folder [default: neo4j/fullbackup]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub backup_dir: Option<PathBuf>,
+    /// Config file [env: IGN_SETUP_CONFIG] [default: ./ign-setup.toml when present]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Seconds to keep trying to reach the server [default: 10]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub connect_timeout: Option<u64>,
+    /// Answer yes to every confirmation (for scripts)
+    #[arg(short = 'y', long, global = true)]
+    pub yes: bool,
+    /// Print one JSON document on stdout instead of human output
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// More detail on stderr
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check the connection, the server, the backup folder and the installed version
+    Doctor,
+}

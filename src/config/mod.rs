@@ -1,0 +1,430 @@
+//! Settings: where ign-setup finds its database, its backups and its migrations.
+//!
+//! One precedence order, applied field by field:
+//! command-line flags > environment > config file (`ign-setup.toml`) > defaults.
+//! Raw strings are turned into typed, validated values here, once; the rest of the
+//! program never re-checks them.
+
+mod secret;
+mod uri;
+
+pub use secret::Secret;
+pub use uri::{BoltUri, Scheme};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Default location of the backup folder, as in the original backup plan.
+pub const DEFAULT_BACKUP_DIR: &str = "neo4j/fullbackup";
+/// Default location of the migrations folder.
+pub const DEFAULT_MIGRATIONS_DIR: &str = "migrations";
+/// Config file looked up in the working directory when `--config` is not given.
+pub const DEFAULT_CONFIG_FILE: &str = "ign-setup.toml";
+pub const DEFAULT_URI: &str = "bolt://localhost:7687";
+pub const DEFAULT_USER: &str = "neo4j";
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file `{path}`: {source}; fix the path given with --config or IGN_SETUP_CONFIG")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file `{path}` is not valid: {message}; see the Configuration section of the README")]
+    ParseFile { path: PathBuf, message: String },
+    #[error("invalid {what} `{value}`: {reason}")]
+    Invalid {
+        what: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("cannot read the password file `{path}`: {source}; fix --password-file / NEO4J_PASSWORD_FILE")]
+    PasswordFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("no password given: set NEO4J_PASSWORD, pass --password-file FILE, or run in a terminal to be asked")]
+    NoPassword,
+}
+
+/// The `ign-setup.toml` file. Unknown keys are refused so a typo is not silently ignored.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    #[serde(default)]
+    pub neo4j: FileNeo4j,
+    #[serde(default)]
+    pub backup: FileBackup,
+    #[serde(default)]
+    pub migrations: FileMigrations,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileNeo4j {
+    pub uri: Option<String>,
+    pub user: Option<String>,
+    /// A file holding the password. The password itself is never kept in the
+    /// config file, which is often committed or shared.
+    pub password_file: Option<PathBuf>,
+    pub database: Option<String>,
+    pub connect_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileBackup {
+    pub dir: Option<PathBuf>,
+    pub keep: Option<usize>,
+    pub node_threshold: Option<u64>,
+    pub relationship_threshold: Option<u64>,
+    pub percentage_threshold: Option<f64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMigrations {
+    pub dir: Option<PathBuf>,
+}
+
+impl FileConfig {
+    pub fn load(path: &Path) -> Result<FileConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+            path: path.to_owned(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })
+    }
+}
+
+/// Values given on the command line (all optional: absent means "not given").
+#[derive(Debug, Default, Clone)]
+pub struct FlagValues {
+    pub uri: Option<String>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub database: Option<String>,
+    pub backup_dir: Option<PathBuf>,
+    pub migrations_dir: Option<PathBuf>,
+    pub connect_timeout_secs: Option<u64>,
+}
+
+/// Where the password comes from; resolved into a [`Secret`] only when a
+/// command actually connects, so `--help` or `backup list` never prompt.
+#[derive(Debug, Clone)]
+pub enum PasswordSource {
+    Given(Secret),
+    File(PathBuf),
+    Prompt,
+}
+
+impl PasswordSource {
+    pub fn resolve(&self, interactive: bool) -> Result<Secret, ConfigError> {
+        match self {
+            PasswordSource::Given(s) => Ok(s.clone()),
+            PasswordSource::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| {
+                    ConfigError::PasswordFile {
+                        path: path.clone(),
+                        source,
+                    }
+                })?;
+                Ok(Secret::new(text.trim_end_matches(['\n', '\r']).to_owned()))
+            }
+            PasswordSource::Prompt => {
+                if !interactive {
+                    return Err(ConfigError::NoPassword);
+                }
+                let pw = dialoguer::Password::new()
+                    .with_prompt("Neo4j password")
+                    .interact()
+                    .map_err(|_| ConfigError::NoPassword)?;
+                Ok(Secret::new(pw))
+            }
+        }
+    }
+}
+
+/// Connection settings, validated.
+#[derive(Debug, Clone)]
+pub struct ConnectSettings {
+    pub uri: BoltUri,
+    pub user: String,
+    pub password: PasswordSource,
+    pub database: Option<String>,
+    pub connect_timeout: Duration,
+}
+
+/// Thresholds for `backup create --auto` and `backup status`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    pub nodes: u64,
+    pub relationships: u64,
+    /// A fraction: 0.1 means 10 %.
+    pub percentage: f64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            nodes: 50,
+            relationships: 100,
+            percentage: 0.1,
+        }
+    }
+}
+
+/// Everything a command needs to know, resolved once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub connect: ConnectSettings,
+    pub backup_dir: PathBuf,
+    pub migrations_dir: PathBuf,
+    pub keep: usize,
+    pub thresholds: Thresholds,
+}
+
+/// Reads one environment variable; a function so tests can supply their own.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Settings {
+    /// Applies the precedence order: flags > environment > file > defaults.
+    pub fn resolve(
+        flags: &FlagValues,
+        env: EnvLookup<'_>,
+        file: &FileConfig,
+    ) -> Result<Settings, ConfigError> {
+        let uri_text = flags
+            .uri
+            .clone()
+            .or_else(|| env("NEO4J_URI"))
+            .or_else(|| file.neo4j.uri.clone())
+            .unwrap_or_else(|| DEFAULT_URI.to_owned());
+        let uri = BoltUri::parse(&uri_text)?;
+        let user = flags
+            .user
+            .clone()
+            .or_else(|| env("NEO4J_USERNAME"))
+            .or_else(|| env("NEO4J_USER"))
+            .or_else(|| file.neo4j.user.clone())
+            .unwrap_or_else(|| DEFAULT_USER.to_owned());
+        let password = if let Some(p) = &flags.password {
+            PasswordSource::Given(Secret::new(p.clone()))
+        } else if let Some(f) = &flags.password_file {
+            PasswordSource::File(f.clone())
+        } else if let Some(p) = env("NEO4J_PASSWORD") {
+            PasswordSource::Given(Secret::new(p))
+        } else if let Some(f) = env("NEO4J_PASSWORD_FILE") {
+            PasswordSource::File(PathBuf::from(f))
+        } else if let Some(f) = &file.neo4j.password_file {
+            PasswordSource::File(f.clone())
+        } else {
+            PasswordSource::Prompt
+        };
+        let database = flags
+            .database
+            .clone()
+            .or_else(|| env("NEO4J_DATABASE"))
+            .or_else(|| file.neo4j.database.clone());
+        if let Some(db) = &database {
+            validate_database_name(db)?;
+        }
+        let timeout_secs = match flags.connect_timeout_secs {
+            Some(s) => Some(s),
+            None => match env("IGN_SETUP_CONNECT_TIMEOUT") {
+                Some(v) => Some(v.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    what: "IGN_SETUP_CONNECT_TIMEOUT",
+                    value: v.clone(),
+                    reason: "expected a whole number of seconds".into(),
+                })?),
+                None => file.neo4j.connect_timeout_secs,
+            },
+        };
+        let connect_timeout = match timeout_secs {
+            Some(0) => {
+                return Err(ConfigError::Invalid {
+                    what: "connect timeout",
+                    value: "0".into(),
+                    reason: "must be at least 1 second".into(),
+                })
+            }
+            Some(s) => Duration::from_secs(s),
+            None => DEFAULT_CONNECT_TIMEOUT,
+        };
+        let backup_dir = flags
+            .backup_dir
+            .clone()
+            .or_else(|| env("IGN_SETUP_BACKUP_DIR").map(PathBuf::from))
+            .or_else(|| file.backup.dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_BACKUP_DIR));
+        let migrations_dir = flags
+            .migrations_dir
+            .clone()
+            .or_else(|| env("IGN_SETUP_MIGRATIONS_DIR").map(PathBuf::from))
+            .or_else(|| file.migrations.dir.clone())
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_MIGRATIONS_DIR));
+        let keep = file.backup.keep.unwrap_or(1);
+        if keep == 0 {
+            return Err(ConfigError::Invalid {
+                what: "backup.keep",
+                value: "0".into(),
+                reason: "at least one backup must be kept".into(),
+            });
+        }
+        let defaults = Thresholds::default();
+        let thresholds = Thresholds {
+            nodes: file.backup.node_threshold.unwrap_or(defaults.nodes),
+            relationships: file
+                .backup
+                .relationship_threshold
+                .unwrap_or(defaults.relationships),
+            percentage: file
+                .backup
+                .percentage_threshold
+                .unwrap_or(defaults.percentage),
+        };
+        validate_percentage(thresholds.percentage)?;
+        Ok(Settings {
+            connect: ConnectSettings {
+                uri,
+                user,
+                password,
+                database,
+                connect_timeout,
+            },
+            backup_dir,
+            migrations_dir,
+            keep,
+            thresholds,
+        })
+    }
+}
+
+pub fn validate_percentage(p: f64) -> Result<(), ConfigError> {
+    if !(p.is_finite() && p > 0.0) {
+        return Err(ConfigError::Invalid {
+            what: "percentage threshold",
+            value: p.to_string(),
+            reason: "expected a positive fraction such as 0.1 for 10 %".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Neo4j database names: ASCII letters, digits, dots and dashes, 3 to 63 characters
+/// (ArcadeDB and older servers are laxer; we only refuse what could never be valid).
+fn validate_database_name(name: &str) -> Result<(), ConfigError> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::Invalid {
+            what: "database name",
+            value: name.to_owned(),
+            reason: "use letters, digits, '.', '-' or '_' (at most 63 characters)".into(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn flags_beat_env_beat_file_beat_defaults() {
+        let file: FileConfig = toml::from_str(
+            "[neo4j]\nuri = \"bolt://file:7687\"\nuser = \"fileuser\"\ndatabase = \"filedb\"\n[backup]\ndir = \"filedir\"\nkeep = 3\n",
+        )
+        .unwrap();
+        let env = env_of(&[("NEO4J_URI", "neo4j://env:7687"), ("NEO4J_USER", "envuser")]);
+        let lookup = |k: &str| env.get(k).cloned();
+        let flags = FlagValues {
+            database: Some("flagdb".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&flags, &lookup, &file).unwrap();
+        assert_eq!(s.connect.uri.to_string(), "neo4j://env:7687");
+        assert_eq!(s.connect.user, "envuser");
+        assert_eq!(s.connect.database.as_deref(), Some("flagdb"));
+        assert_eq!(s.backup_dir, PathBuf::from("filedir"));
+        assert_eq!(s.keep, 3);
+        assert_eq!(s.migrations_dir, PathBuf::from(DEFAULT_MIGRATIONS_DIR));
+        assert_eq!(s.connect.connect_timeout, DEFAULT_CONNECT_TIMEOUT);
+    }
+
+    #[test]
+    fn neo4j_username_wins_over_neo4j_user() {
+        let env = env_of(&[("NEO4J_USERNAME", "a"), ("NEO4J_USER", "b")]);
+        let lookup = |k: &str| env.get(k).cloned();
+        let s = Settings::resolve(&FlagValues::default(), &lookup, &FileConfig::default()).unwrap();
+        assert_eq!(s.connect.user, "a");
+    }
+
+    #[test]
+    fn password_sources_follow_precedence() {
+        let env = env_of(&[("NEO4J_PASSWORD", "envpw")]);
+        let lookup = |k: &str| env.get(k).cloned();
+        let flags = FlagValues {
+            password_file: Some("pwfile".into()),
+            ..Default::default()
+        };
+        let s = Settings::resolve(&flags, &lookup, &FileConfig::default()).unwrap();
+        assert!(matches!(s.connect.password, PasswordSource::File(_)));
+        let s = Settings::resolve(&FlagValues::default(), &lookup, &FileConfig::default()).unwrap();
+        assert!(matches!(s.connect.password, PasswordSource::Given(_)));
+        let none = |_: &str| None;
+        let s = Settings::resolve(&FlagValues::default(), &none, &FileConfig::default()).unwrap();
+        assert!(matches!(s.connect.password, PasswordSource::Prompt));
+        assert!(matches!(
+            s.connect.password.resolve(false),
+            Err(ConfigError::NoPassword)
+        ));
+    }
+
+    #[test]
+    fn config_file_refuses_unknown_keys_and_plain_passwords() {
+        let err = toml::from_str::<FileConfig>("[neo4j]\npassword = \"x\"\n").unwrap_err();
+        assert!(err.message().contains("password"));
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_reason() {
+        let none = |_: &str| None;
+        let flags = FlagValues {
+            database: Some("bad name;".into()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(&flags, &none, &FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("database name"));
+        let flags = FlagValues {
+            uri: Some("http://x".into()),
+            ..Default::default()
+        };
+        let err = Settings::resolve(&flags, &none, &FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("scheme"), "{err}");
+    }
+}

@@ -1,0 +1,96 @@
+//! The error every command returns, and the exit code each case maps to.
+//! Each area keeps its own error enum; this one only gathers them so the
+//! binary has one reporter and one table of exit codes (documented in the README).
+
+use crate::config::ConfigError;
+use crate::graph::GraphError;
+
+/// Exit codes. Stable: scripts depend on them.
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Anything not listed below.
+    pub const FAILURE: i32 = 1;
+    /// Bad command line (clap's own code).
+    pub const USAGE: i32 = 2;
+    /// Bad configuration: config file, URI, missing password.
+    pub const CONFIG: i32 = 3;
+    /// The command did its check and there is work to do (`backup create --auto`
+    /// made no backup, `migrations status` has pending migrations).
+    pub const PENDING: i32 = 4;
+    /// `doctor` found a problem.
+    pub const UNHEALTHY: i32 = 5;
+    pub const UNREACHABLE: i32 = 10;
+    pub const AUTH: i32 = 11;
+    pub const UNKNOWN_DATABASE: i32 = 12;
+    pub const TLS: i32 = 13;
+    /// The server refused a query or the connection dropped mid-operation.
+    pub const DATABASE: i32 = 14;
+    /// A backup, bundle or migration file is invalid; nothing was changed.
+    pub const INVALID_INPUT: i32 = 20;
+    /// Another install/upgrade/restore holds the lock.
+    pub const LOCKED: i32 = 30;
+    /// The operation failed and the database was rolled back to its earlier state.
+    pub const ROLLED_BACK: i32 = 31;
+    /// The operation failed and the rollback did not complete: run `ign-setup recover`.
+    pub const RECOVERY_NEEDED: i32 = 32;
+    /// Confirmation was declined, or needed and not possible (no terminal, no --yes).
+    pub const NOT_CONFIRMED: i32 = 40;
+    /// Ctrl-C.
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error("{0}")]
+    NotConfirmed(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Config(_) => exit::CONFIG,
+            Error::Graph(g) => graph_exit_code(g),
+            Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
+            Error::Io(_) => exit::FAILURE,
+            Error::Interrupted => exit::INTERRUPTED,
+        }
+    }
+
+    /// A short machine-readable name for `--json` output.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config(_) => "config",
+            Error::Graph(g) => match g {
+                GraphError::Unreachable { .. } => "unreachable",
+                GraphError::AuthFailed { .. } => "auth_failed",
+                GraphError::UnknownDatabase { .. } => "unknown_database",
+                GraphError::Tls { .. } => "tls",
+                _ => "database",
+            },
+            Error::NotConfirmed(_) => "not_confirmed",
+            Error::Io(_) => "io",
+            Error::Interrupted => "interrupted",
+        }
+    }
+}
+
+pub fn graph_exit_code(g: &GraphError) -> i32 {
+    match g {
+        GraphError::Unreachable { .. } => exit::UNREACHABLE,
+        GraphError::AuthFailed { .. } => exit::AUTH,
+        GraphError::UnknownDatabase { .. } => exit::UNKNOWN_DATABASE,
+        GraphError::Tls { .. } => exit::TLS,
+        _ => exit::DATABASE,
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,8 @@
+//! Graph access: the connection to Neo4j, the value codec between Bolt values
+//! and the backup file, and the one function that escapes names into Cypher.
+
+pub mod connect;
+pub mod error;
+
+pub use connect::{Db, ServerInfo, FETCH_SIZE};
+pub use error::GraphError;

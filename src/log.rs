@@ -1,0 +1,21 @@
+//! Diagnostics on stderr, switched on by `-v`. Kept tiny on purpose: every
+//! message is written by our own code, so none can carry the password.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+
+static VERBOSITY: AtomicU8 = AtomicU8::new(0);
+
+pub fn set_verbosity(level: u8) {
+    VERBOSITY.store(level, Ordering::Relaxed);
+}
+
+pub fn verbose() -> bool {
+    VERBOSITY.load(Ordering::Relaxed) > 0
+}
+
+/// A line for `-v`; silent otherwise.
+pub fn debug(msg: impl AsRef<str>) {
+    if verbose() {
+        eprintln!("debug: {}", msg.as_ref());
+    }
+}

@@ -1,0 +1,204 @@
+//! The test database: ArcadeDB's Neo4j-compatible Bolt server, started once per
+//! test run by `scripts/dev-db` on a free loopback port with its data in a temp
+//! folder, and stopped when the test process exits (even when it panics or is
+//! killed: the script watches our pid). With `NEO4J_TEST_URI` set, the tests use
+//! that server instead (`NEO4J_TEST_USER`, `NEO4J_TEST_PASSWORD`, `NEO4J_TEST_DATABASE`).
+//!
+//! Tests that touch the database take [`TestDb::acquire`], which serialises them
+//! (one database, as on a Neo4j Community server) and empties the database first.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command as StdCommand;
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use ign_setup::config::{BoltUri, ConnectSettings, PasswordSource, Secret};
+use ign_setup::graph::Db;
+
+pub struct TestServer {
+    pub uri: String,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+    /// Data folder of a server we started (None for NEO4J_TEST_URI).
+    pub data_dir: Option<PathBuf>,
+}
+
+static SERVER: OnceLock<TestServer> = OnceLock::new();
+static SERIAL: Mutex<()> = Mutex::new(());
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn server() -> &'static TestServer {
+    SERVER.get_or_init(|| {
+        if let Ok(uri) = std::env::var("NEO4J_TEST_URI") {
+            return TestServer {
+                uri,
+                user: std::env::var("NEO4J_TEST_USER").unwrap_or_else(|_| "neo4j".into()),
+                password: std::env::var("NEO4J_TEST_PASSWORD").expect("NEO4J_TEST_PASSWORD must be set with NEO4J_TEST_URI"),
+                database: std::env::var("NEO4J_TEST_DATABASE").unwrap_or_else(|_| "neo4j".into()),
+                data_dir: None,
+            };
+        }
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("arcadedb-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let password = "ign-setup-test-pw-5f3a9c";
+        let out = StdCommand::new(repo_root().join("scripts/dev-db"))
+            .args(["start", "--dir"])
+            .arg(&dir)
+            .args(["--password", password, "--watch-pid"])
+            .arg(std::process::id().to_string())
+            .output()
+            .expect("cannot run scripts/dev-db");
+        assert!(
+            out.status.success(),
+            "scripts/dev-db start failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let uri = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        TestServer {
+            uri,
+            user: "root".into(),
+            password: password.into(),
+            database: "neo4j".into(),
+            data_dir: Some(dir),
+        }
+    })
+}
+
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+/// Exclusive use of the test database for one test, emptied on entry.
+pub struct TestDb {
+    _guard: MutexGuard<'static, ()>,
+    pub server: &'static TestServer,
+    pub db: Db,
+    /// A fresh working folder for the test (backup folder inside it).
+    pub work: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub fn acquire() -> TestDb {
+        let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+        let server = server();
+        let db = runtime().block_on(connect(server)).expect("cannot connect to the test database");
+        let t = TestDb {
+            _guard: guard,
+            server,
+            db,
+            work: tempfile::tempdir().unwrap(),
+        };
+        t.wipe();
+        std::fs::create_dir_all(t.backup_dir()).unwrap();
+        t
+    }
+
+    pub fn backup_dir(&self) -> PathBuf {
+        self.work.path().join("neo4j/fullbackup")
+    }
+
+    /// Empties the database: data, indexes and constraints.
+    pub fn wipe(&self) {
+        self.exec("MATCH (n) DETACH DELETE n");
+        for (kind, show) in [("CONSTRAINT", "SHOW CONSTRAINTS YIELD name RETURN name"), ("INDEX", "SHOW INDEXES YIELD name, owningConstraint WHERE owningConstraint IS NULL RETURN name")] {
+            for row in self.query(show) {
+                if let Some(name) = row.get("name").and_then(|v| v.as_str()) {
+                    let escaped = name.replace('`', "``");
+                    // Best effort: servers keep some built-in schema that cannot be dropped.
+                    let _ = runtime().block_on(self.db.run(neo4rs::query(&format!("DROP {kind} `{escaped}` IF EXISTS"))));
+                }
+            }
+        }
+    }
+
+    pub fn exec(&self, cypher: &str) {
+        runtime()
+            .block_on(self.db.run(neo4rs::query(cypher)))
+            .unwrap_or_else(|e| panic!("`{cypher}` failed: {e}"));
+    }
+
+    /// Runs a query and returns its rows as JSON objects (for assertions).
+    pub fn query(&self, cypher: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        let rows = runtime()
+            .block_on(self.db.rows(neo4rs::query(cypher)))
+            .unwrap_or_else(|e| panic!("`{cypher}` failed: {e}"));
+        rows.iter()
+            .map(|r| r.to::<serde_json::Map<String, serde_json::Value>>().unwrap_or_default())
+            .collect()
+    }
+
+    pub fn count(&self, cypher: &str) -> u64 {
+        runtime().block_on(self.db.count(cypher)).unwrap()
+    }
+
+    /// `ign-setup` pointed at the test database, run in the test's work folder.
+    pub fn cmd(&self) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::cargo_bin("ign-setup").unwrap();
+        cmd.current_dir(self.work.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("NEO4J_URI", &self.server.uri)
+            .env("NEO4J_USERNAME", &self.server.user)
+            .env("NEO4J_PASSWORD", &self.server.password)
+            .env("NEO4J_DATABASE", &self.server.database)
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.work.path().join(rel)
+    }
+}
+
+pub async fn connect(server: &TestServer) -> Result<Db, ign_setup::graph::GraphError> {
+    let settings = ConnectSettings {
+        uri: BoltUri::parse(&server.uri).unwrap(),
+        user: server.user.clone(),
+        password: PasswordSource::Given(Secret::new(server.password.clone())),
+        database: Some(server.database.clone()),
+        connect_timeout: std::time::Duration::from_secs(30),
+    };
+    Db::connect(&settings, &Secret::new(server.password.clone())).await
+}
+
+/// A plain `ign-setup` with no database settings, for offline commands.
+pub fn bare_cmd(dir: &Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("ign-setup").unwrap();
+    cmd.current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+/// Every file below `dir` with its bytes, to prove a folder was left as it was.
+pub fn snapshot_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        if let Ok(entries) = std::fs::read_dir(d) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, out);
+                } else {
+                    out.push((p.clone(), std::fs::read(&p).unwrap_or_default()));
+                }
+            }
+        }
+    }
+    walk(dir, &mut out);
+    out.sort();
+    out
+}

@@ -1,0 +1,7 @@
+//! The integration tests: one binary (it builds once), one module per capability.
+//! They run the real `ign-setup` binary against a real Bolt server (see `support`).
+
+mod support;
+
+#[path = "doctor.rs"]
+mod doctor;
