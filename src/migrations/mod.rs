@@ -26,7 +26,7 @@
 //! - A file holds one or more statements separated by `;`. Schema statements
 //!   (`CREATE INDEX`, `CREATE CONSTRAINT`, `DROP ...`) and data statements run
 //!   in separate transactions, because Neo4j refuses to mix them; see
-//!   [`classify`] and [`group_into_transactions`].
+//!   [`classify()`] and [`group_into_transactions()`].
 //! - Files not ending in `.cypher`, and hidden files, are ignored, so a
 //!   `README.md` can sit next to the migrations.
 //!
