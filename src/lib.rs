@@ -10,6 +10,7 @@ pub mod config;
 pub mod error;
 pub mod graph;
 pub mod log;
+pub mod migrations;
 pub mod state;
 
 /// This tool's version, recorded in backups, manifests and migration history.

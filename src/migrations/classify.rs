@@ -1,0 +1,358 @@
+//! Telling schema statements from data statements, and grouping them into
+//! transactions.
+//!
+//! Neo4j refuses a transaction that both changes the schema (indexes,
+//! constraints) and writes data, and it runs schema changes best one per
+//! transaction. The engine therefore needs every statement labelled before it
+//! runs anything; this module does that from the statement's leading keywords
+//! alone, so it works without a database and is cheap enough to run while a
+//! plan is being printed.
+
+use std::fmt;
+
+/// Which kind of transaction a statement has to run in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatementKind {
+    /// Creates or drops an index or constraint.
+    Schema,
+    /// Anything else: reads, writes, procedure calls.
+    Data,
+}
+
+impl fmt::Display for StatementKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StatementKind::Schema => "schema",
+            StatementKind::Data => "data",
+        })
+    }
+}
+
+/// One statement of a migration file, ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement {
+    /// The Cypher text, without its trailing `;`.
+    pub text: String,
+    /// Whether it changes the schema or touches data.
+    pub kind: StatementKind,
+    /// 1-based line in its file where the statement starts.
+    pub line: usize,
+}
+
+impl Statement {
+    /// Labels `text` with its kind.
+    pub fn new(text: impl Into<String>, line: usize) -> Statement {
+        let text = text.into();
+        let kind = classify(&text);
+        Statement { text, kind, line }
+    }
+}
+
+/// Statements that run together in one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxGroup<'a> {
+    /// The kind shared by every statement in the group.
+    pub kind: StatementKind,
+    /// The statements, in file order. A schema group always holds exactly one.
+    pub statements: &'a [Statement],
+}
+
+/// Index kinds Neo4j accepts between `CREATE` and `INDEX`.
+const INDEX_TYPES: &[&str] = &[
+    "RANGE", "TEXT", "POINT", "LOOKUP", "FULLTEXT", "VECTOR", "BTREE",
+];
+
+/// Classifies a statement by its first keywords, ignoring case, whitespace and
+/// comments between them.
+///
+/// Only the keyword sequence matters: `CREATE INDEX` is schema, while
+/// `CREATE (n:Index)` is data because a pattern follows `CREATE`.
+pub fn classify(stmt: &str) -> StatementKind {
+    let mut words = Keywords::new(stmt);
+    let is_schema = match words.next() {
+        Some(w) if w.eq_ignore_ascii_case("CREATE") => {
+            let mut w = words.next();
+            if w.is_some_and(|w| w.eq_ignore_ascii_case("OR")) {
+                if !words
+                    .next()
+                    .is_some_and(|w| w.eq_ignore_ascii_case("REPLACE"))
+                {
+                    return StatementKind::Data;
+                }
+                w = words.next();
+            }
+            match w {
+                Some(w) if w.eq_ignore_ascii_case("CONSTRAINT") => true,
+                Some(w) if w.eq_ignore_ascii_case("INDEX") => true,
+                Some(w) if INDEX_TYPES.iter().any(|t| w.eq_ignore_ascii_case(t)) => words
+                    .next()
+                    .is_some_and(|w| w.eq_ignore_ascii_case("INDEX")),
+                _ => false,
+            }
+        }
+        Some(w) if w.eq_ignore_ascii_case("DROP") => words.next().is_some_and(|w| {
+            w.eq_ignore_ascii_case("INDEX") || w.eq_ignore_ascii_case("CONSTRAINT")
+        }),
+        _ => false,
+    };
+    if is_schema {
+        StatementKind::Schema
+    } else {
+        StatementKind::Data
+    }
+}
+
+/// Groups statements into the transactions they must run in: every schema
+/// statement alone, runs of consecutive data statements together.
+///
+/// File order is kept, so a data statement that depends on an index created
+/// just before it still runs after it.
+pub fn group_into_transactions(stmts: &[Statement]) -> Vec<TxGroup<'_>> {
+    let mut groups = Vec::new();
+    let mut rest = stmts;
+    while let Some(first) = rest.first() {
+        let len = match first.kind {
+            StatementKind::Schema => 1,
+            StatementKind::Data => rest
+                .iter()
+                .take_while(|s| s.kind == StatementKind::Data)
+                .count(),
+        };
+        let (group, tail) = rest.split_at(len);
+        groups.push(TxGroup {
+            kind: first.kind,
+            statements: group,
+        });
+        rest = tail;
+    }
+    groups
+}
+
+/// The leading keywords of a statement, skipping whitespace and comments.
+///
+/// It stops at the first token that is not a bare word, which is all
+/// classification needs: schema statements start with several bare words.
+struct Keywords<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Keywords<'a> {
+    fn new(text: &'a str) -> Self {
+        Keywords { rest: text }
+    }
+
+    fn skip_blanks(&mut self) {
+        loop {
+            let trimmed = self.rest.trim_start();
+            if let Some(after) = trimmed.strip_prefix("//") {
+                self.rest = after.find('\n').map_or("", |i| &after[i + 1..]);
+            } else if let Some(after) = trimmed.strip_prefix("/*") {
+                self.rest = after.find("*/").map_or("", |i| &after[i + 2..]);
+            } else {
+                self.rest = trimmed;
+                return;
+            }
+        }
+    }
+}
+
+impl<'a> Iterator for Keywords<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        self.skip_blanks();
+        let len = self
+            .rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(self.rest.len());
+        if len == 0 {
+            // Not a bare word: a pattern, a quoted name or the end. Stop here
+            // for good so no later word is mistaken for a leading keyword.
+            self.rest = "";
+            return None;
+        }
+        let (word, rest) = self.rest.split_at(len);
+        self.rest = rest;
+        Some(word)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StatementKind::{Data, Schema};
+    use super::*;
+
+    #[test]
+    fn create_index_and_constraint_are_schema() {
+        for stmt in [
+            "CREATE INDEX function_category IF NOT EXISTS FOR (f:Function) ON (f.category)",
+            "CREATE CONSTRAINT function_name IF NOT EXISTS FOR (f:Function) REQUIRE f.name IS UNIQUE",
+            "CREATE INDEX FOR (n:A) ON (n.x)",
+            "CREATE RANGE INDEX r FOR (n:A) ON (n.x)",
+            "CREATE TEXT INDEX t FOR (n:A) ON (n.x)",
+            "CREATE POINT INDEX p FOR (n:A) ON (n.x)",
+            "CREATE LOOKUP INDEX l FOR (n) ON EACH labels(n)",
+            "CREATE FULLTEXT INDEX f FOR (n:A) ON EACH [n.x]",
+            "CREATE VECTOR INDEX v FOR (n:A) ON (n.embedding)",
+            "CREATE BTREE INDEX b FOR (n:A) ON (n.x)",
+            "CREATE OR REPLACE INDEX i FOR (n:A) ON (n.x)",
+            "CREATE OR REPLACE CONSTRAINT c FOR (n:A) REQUIRE n.x IS UNIQUE",
+            "DROP INDEX function_category IF EXISTS",
+            "DROP CONSTRAINT function_name",
+        ] {
+            assert_eq!(classify(stmt), Schema, "{stmt}");
+        }
+    }
+
+    #[test]
+    fn case_and_whitespace_do_not_matter() {
+        for stmt in [
+            "create index i for (n:A) on (n.x)",
+            "Create Constraint c For (n:A) Require n.x Is Unique",
+            "CREATE\nINDEX i FOR (n:A) ON (n.x)",
+            "  \t\n CREATE \r\n\t TEXT \n INDEX t FOR (n:A) ON (n.x)",
+            "drop\nconstraint c",
+            "create or\nreplace range index r for (n:A) on (n.x)",
+        ] {
+            assert_eq!(classify(stmt), Schema, "{stmt:?}");
+        }
+    }
+
+    #[test]
+    fn comments_before_and_between_keywords_are_skipped() {
+        for stmt in [
+            "// speeds up lookups by category\nCREATE INDEX i FOR (n:A) ON (n.x)",
+            "/* why: dedupe */ CREATE CONSTRAINT c FOR (n:A) REQUIRE n.x IS UNIQUE",
+            "// a\n// b\n/* c */\n  CREATE /* kind */ INDEX i FOR (n:A) ON (n.x)",
+            "CREATE // note\n INDEX i FOR (n:A) ON (n.x)",
+            "DROP/**/INDEX i",
+        ] {
+            assert_eq!(classify(stmt), Schema, "{stmt:?}");
+        }
+    }
+
+    #[test]
+    fn writes_reads_and_calls_are_data() {
+        for stmt in [
+            "CREATE (n:Index {name: 'x'})",
+            "CREATE (n:Constraint)",
+            "CREATE(n:Index)",
+            "CREATE (:INDEX)-[:CONSTRAINT]->(:INDEX)",
+            "create (n)",
+            "MATCH (f:Function) WHERE f.module IS NULL SET f.module = 'tag'",
+            "MERGE (p:Pattern {name: 'polling'})",
+            "CALL db.awaitIndexes()",
+            "CALL db.awaitIndexes(300)",
+            "SHOW INDEXES",
+            "SHOW CONSTRAINTS",
+            "RETURN 1",
+            "UNWIND [1,2] AS x CREATE (:N {x: x})",
+            "MATCH (n) CREATE INDEX",
+            "DROP DATABASE foo",
+            "CREATE DATABASE foo",
+            "CREATE OR REPLACE DATABASE foo",
+            "CREATE OR (n)",
+            "CREATE RANGE (n)",
+            "CREATE TEXT CONSTRAINT c",
+            "CREATE INDEXED (n)",
+            "CREATE `INDEX` (n)",
+            "CREATED INDEX",
+            "// CREATE INDEX i FOR (n:A) ON (n.x)\nMATCH (n) RETURN n",
+            "/* CREATE INDEX */ RETURN 1",
+            "",
+            "   ",
+            "// only a comment",
+            "/* unterminated",
+        ] {
+            assert_eq!(classify(stmt), Data, "{stmt:?}");
+        }
+    }
+
+    #[test]
+    fn statement_new_classifies() {
+        let s = Statement::new("CREATE INDEX i FOR (n:A) ON (n.x)", 4);
+        assert_eq!(s.kind, Schema);
+        assert_eq!(s.line, 4);
+        assert_eq!(Statement::new("RETURN 1", 1).kind, Data);
+    }
+
+    fn stmts(kinds: &[StatementKind]) -> Vec<Statement> {
+        kinds
+            .iter()
+            .enumerate()
+            .map(|(i, &kind)| Statement {
+                text: format!("stmt {i}"),
+                kind,
+                line: i + 1,
+            })
+            .collect()
+    }
+
+    fn shape(groups: &[TxGroup<'_>]) -> Vec<(StatementKind, Vec<usize>)> {
+        groups
+            .iter()
+            .map(|g| (g.kind, g.statements.iter().map(|s| s.line).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn grouping_of_an_empty_list_is_empty() {
+        assert!(group_into_transactions(&[]).is_empty());
+    }
+
+    #[test]
+    fn schema_statements_each_get_their_own_transaction() {
+        let s = stmts(&[Schema, Schema, Schema]);
+        assert_eq!(
+            shape(&group_into_transactions(&s)),
+            [(Schema, vec![1]), (Schema, vec![2]), (Schema, vec![3])]
+        );
+    }
+
+    #[test]
+    fn consecutive_data_statements_share_a_transaction() {
+        let s = stmts(&[Data, Data, Schema, Data, Schema, Schema, Data, Data, Data]);
+        assert_eq!(
+            shape(&group_into_transactions(&s)),
+            [
+                (Data, vec![1, 2]),
+                (Schema, vec![3]),
+                (Data, vec![4]),
+                (Schema, vec![5]),
+                (Schema, vec![6]),
+                (Data, vec![7, 8, 9]),
+            ]
+        );
+    }
+
+    #[test]
+    fn grouping_a_mixed_file_keeps_order() {
+        let text = "\
+// constraints first
+CREATE CONSTRAINT c IF NOT EXISTS FOR (f:Function) REQUIRE f.name IS UNIQUE;
+create index i if not exists for (f:Function) on (f.category);
+CALL db.awaitIndexes();
+MATCH (f:Function) SET f.seen = true;
+CREATE (n:Index {name: 'not schema'});
+/* and one more */
+DROP INDEX old_index IF EXISTS;
+";
+        let statements: Vec<Statement> =
+            crate::migrations::split::split_statements_with_lines(text)
+                .unwrap()
+                .into_iter()
+                .map(|s| Statement::new(s.text, s.line))
+                .collect();
+        let kinds: Vec<_> = statements.iter().map(|s| s.kind).collect();
+        assert_eq!(kinds, [Schema, Schema, Data, Data, Data, Schema]);
+        assert_eq!(
+            shape(&group_into_transactions(&statements)),
+            [
+                (Schema, vec![2]),
+                (Schema, vec![3]),
+                (Data, vec![4, 5, 6]),
+                (Schema, vec![8]),
+            ]
+        );
+    }
+}
