@@ -1,0 +1,4 @@
+//! Access to the graph: how names from backup files are placed into Cypher
+//! text.
+
+pub mod cypher;
