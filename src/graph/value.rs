@@ -407,10 +407,13 @@ fn point(srid: i64, coordinates: &[(&str, &BoltFloat)]) -> Value {
     Value::Object(obj)
 }
 
+/// For values chrono cannot hold. Neo4j's own range is years ±999,999,999.
 fn out_of_range(type_name: &'static str, v: &impl Debug) -> CodecError {
     CodecError::OutOfRange {
         type_name,
-        detail: format!("{v:?}"),
+        detail: format!(
+            "{v:?} (only years -262143 to 262142 and offsets within ±24 hours are supported)"
+        ),
     }
 }
 
