@@ -1,1 +1,2 @@
 //! ign-setup: installs, upgrades, backs up, restores and packages the IGN Scripts Neo4j database.
+pub mod bundle;

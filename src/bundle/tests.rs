@@ -1,0 +1,1 @@
+//! Cross-module tests of building, verifying and extracting bundles.
