@@ -43,7 +43,7 @@ impl RawEntry {
     }
 }
 
-/// The entry count the end record declares, and a reader positioned on the records.
+/// Where the central directory starts and how many records its end record declares.
 pub(crate) struct CentralDirectory {
     pub(crate) declared_entries: u64,
     offset: u64,

@@ -201,6 +201,24 @@ mod tests {
         assert_eq!(Manifest::parse(&json).unwrap(), m);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn sums_round_trip_for_any_safe_name(
+            paths in proptest::collection::btree_set("[a-zA-Z0-9_.é-]{1,12}(/[a-zA-Z0-9_. -]{1,12}){0,3}", 1..8),
+            digest in "[0-9a-f]{64}",
+        ) {
+            let entries: Vec<ManifestEntry> = paths
+                .into_iter()
+                .filter(|p| check_entry_name(p).is_ok() && p != SHA256SUMS)
+                .map(|path| ManifestEntry { path, size: 0, sha256: digest.clone() })
+                .collect();
+            let parsed = parse_sums(&render_sums(&entries)).unwrap();
+            let expected: Vec<(String, String)> =
+                entries.iter().map(|e| (e.path.clone(), e.sha256.clone())).collect();
+            proptest::prop_assert_eq!(parsed, expected);
+        }
+    }
+
     #[test]
     fn newer_manifest_format_is_reported_as_such() {
         let err = Manifest::parse(br#"{"format_version": 99}"#).unwrap_err();

@@ -209,7 +209,7 @@ fn write_zip(
             .map_err(zip_err)?;
         let mut reader = HashingReader::new(input);
         io::copy(&mut reader, &mut zip)
-            .map_err(|e| BundleError::io("copy into the bundle", &source.path, e))?;
+            .map_err(|e| BundleError::io("read and compress", &source.path, e))?;
         let size = reader.byte_count();
         entries.push(ManifestEntry {
             path: source.entry.clone(),
