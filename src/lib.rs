@@ -5,6 +5,7 @@
 //! `cli` → `lifecycle` → `restore`, `bundle` → `backup`, `migrations` →
 //! `safety` (journal, lock) → `state`, `graph` → `config`, `error`.
 
+pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod error;
