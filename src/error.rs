@@ -2,6 +2,7 @@
 //! Each area keeps its own error enum; this one only gathers them so the
 //! binary has one reporter and one table of exit codes (documented in the README).
 
+use crate::backup::BackupError;
 use crate::config::ConfigError;
 use crate::graph::GraphError;
 
@@ -46,6 +47,8 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Graph(#[from] GraphError),
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     #[error("{0}")]
     NotConfirmed(String),
     #[error("{0}")]
@@ -59,6 +62,9 @@ impl Error {
         match self {
             Error::Config(_) => exit::CONFIG,
             Error::Graph(g) => graph_exit_code(g),
+            Error::Backup(BackupError::Graph(g)) => graph_exit_code(g),
+            Error::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
+            Error::Backup(_) => exit::FAILURE,
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Io(_) => exit::FAILURE,
             Error::Interrupted => exit::INTERRUPTED,
@@ -76,6 +82,9 @@ impl Error {
                 GraphError::Tls { .. } => "tls",
                 _ => "database",
             },
+            Error::Backup(BackupError::Graph(_)) => "database",
+            Error::Backup(b) if b.is_invalid_input() => "invalid_backup",
+            Error::Backup(_) => "backup",
             Error::NotConfirmed(_) => "not_confirmed",
             Error::Io(_) => "io",
             Error::Interrupted => "interrupted",

@@ -5,13 +5,16 @@
 //! `cli` → `lifecycle` → `restore`, `bundle` → `backup`, `migrations` →
 //! `safety` (journal, lock) → `state`, `graph` → `config`, `error`.
 
+pub mod backup;
 pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod fsutil;
 pub mod graph;
 pub mod log;
 pub mod migrations;
+pub mod progress;
 pub mod state;
 
 /// This tool's version, recorded in backups, manifests and migration history.

@@ -18,7 +18,11 @@ pub async fn run(ctx: &Context) -> Result<Report> {
     let version = crate::state::installed_version(&db).await;
     let (version_text, version_ok, version_json) = match &version {
         Ok(Some(v)) => (v.version.to_string(), true, json!(v)),
-        Ok(None) => ("none recorded (run `ign-setup install`)".to_owned(), true, json!(null)),
+        Ok(None) => (
+            "none recorded (run `ign-setup install`)".to_owned(),
+            true,
+            json!(null),
+        ),
         Err(e) => (e.to_string(), false, json!({ "error": e.to_string() })),
     };
     let ok = folder.ok && version_ok;
@@ -81,7 +85,12 @@ fn check_folder(dir: &Path) -> FolderCheck {
     let writable = std::fs::write(&probe, b"").is_ok();
     let _ = std::fs::remove_file(&probe);
     let (ok, problem) = if !writable {
-        (false, Some(format!("{shown} is not writable by this user: fix its owner or permissions")))
+        (
+            false,
+            Some(format!(
+                "{shown} is not writable by this user: fix its owner or permissions"
+            )),
+        )
     } else if mode & 0o027 != 0 {
         (
             false,

@@ -2,6 +2,7 @@
 //! print. Commands live one per file; none of them talks Bolt directly except
 //! through the library.
 
+pub mod backup;
 pub mod doctor;
 pub mod opt;
 pub mod output;
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use crate::config::{process_env, FileConfig, FlagValues, Settings, DEFAULT_CONFIG_FILE};
 use crate::error::{Error, Result};
 use crate::graph::Db;
-use opt::{Command, GlobalArgs, Opt};
+use opt::{BackupCommand, Command, GlobalArgs, Opt};
 use output::{Output, Report};
 
 /// What every command gets: resolved settings and how to talk to the user.
@@ -92,5 +93,13 @@ pub async fn run(opt: Opt) -> i32 {
 async fn dispatch(ctx: &Context, command: Command) -> Result<Report> {
     match command {
         Command::Doctor => doctor::run(ctx).await,
+        Command::Backup(b) => match b {
+            BackupCommand::Create { reason, auto } => backup::create(ctx, reason, auto).await,
+            BackupCommand::List { detailed } => backup::list(ctx, detailed),
+            BackupCommand::Info { file } => backup::info(ctx, &file),
+            BackupCommand::Verify { file } => backup::verify(ctx, &file),
+            BackupCommand::Status => backup::status(ctx).await,
+            BackupCommand::Init { reason } => backup::init(ctx, reason).await,
+        },
     }
 }

@@ -63,4 +63,44 @@ pub struct GlobalArgs {
 pub enum Command {
     /// Check the connection, the server, the backup folder and the installed version
     Doctor,
+    /// Create, list, inspect, verify and restore backups
+    #[command(subcommand)]
+    Backup(BackupCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Back up the whole database to a new timestamped file in the backup folder
+    Create {
+        /// Why this backup is taken (kept in its metadata)
+        #[arg(long)]
+        reason: Option<String>,
+        /// Only back up when the database changed significantly since the last
+        /// backup (exit 0: backup made, 4: not needed)
+        #[arg(long)]
+        auto: bool,
+    },
+    /// List the backups in the backup folder, newest first
+    List {
+        /// Show type, format, reason, versions and server of each backup
+        #[arg(long)]
+        detailed: bool,
+    },
+    /// Show a backup's metadata
+    Info {
+        /// A file name in the backup folder, or a path
+        file: String,
+    },
+    /// Check a backup completely: structure, checksum, counts, relationship endpoints
+    Verify {
+        /// A file name in the backup folder, or a path
+        file: String,
+    },
+    /// Compare the database with the last backup and recommend a backup
+    Status,
+    /// Write the initial backup for distribution (`initial_backup.json`)
+    Init {
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }

@@ -37,9 +37,8 @@ pub struct Output {
 
 impl Output {
     pub fn new(json: bool) -> Output {
-        let color = !json
-            && std::io::stdout().is_terminal()
-            && std::env::var_os("NO_COLOR").is_none();
+        let color =
+            !json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
         console::set_colors_enabled(color);
         console::set_colors_enabled_stderr(std::io::stderr().is_terminal());
         Output { json, color }
@@ -48,7 +47,11 @@ impl Output {
     pub fn print(&self, report: &Report) {
         let mut out = std::io::stdout().lock();
         if self.json {
-            let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report.json).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(&report.json).unwrap_or_default()
+            );
         } else if !report.human.is_empty() {
             let _ = writeln!(out, "{}", report.human.trim_end());
         }

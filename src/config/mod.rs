@@ -34,7 +34,9 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config file `{path}` is not valid: {message}; see the Configuration section of the README")]
+    #[error(
+        "config file `{path}` is not valid: {message}; see the Configuration section of the README"
+    )]
     ParseFile { path: PathBuf, message: String },
     #[error("invalid {what} `{value}`: {reason}")]
     Invalid {
@@ -131,12 +133,11 @@ impl PasswordSource {
         match self {
             PasswordSource::Given(s) => Ok(s.clone()),
             PasswordSource::File(path) => {
-                let text = std::fs::read_to_string(path).map_err(|source| {
-                    ConfigError::PasswordFile {
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| ConfigError::PasswordFile {
                         path: path.clone(),
                         source,
-                    }
-                })?;
+                    })?;
                 Ok(Secret::new(text.trim_end_matches(['\n', '\r']).to_owned()))
             }
             PasswordSource::Prompt => {

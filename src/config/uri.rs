@@ -55,19 +55,18 @@ impl BoltUri {
         let (scheme_text, rest) = text
             .split_once("://")
             .ok_or_else(|| invalid("expected scheme://host[:port], e.g. bolt://localhost:7687"))?;
-        let scheme = match scheme_text.to_ascii_lowercase().as_str() {
-            "bolt" => Scheme::Bolt,
-            "bolt+s" => Scheme::BoltS,
-            "bolt+ssc" => Scheme::BoltSsc,
-            "neo4j" => Scheme::Neo4j,
-            "neo4j+s" => Scheme::Neo4jS,
-            "neo4j+ssc" => Scheme::Neo4jSsc,
-            _ => {
-                return Err(invalid(
+        let scheme =
+            match scheme_text.to_ascii_lowercase().as_str() {
+                "bolt" => Scheme::Bolt,
+                "bolt+s" => Scheme::BoltS,
+                "bolt+ssc" => Scheme::BoltSsc,
+                "neo4j" => Scheme::Neo4j,
+                "neo4j+s" => Scheme::Neo4jS,
+                "neo4j+ssc" => Scheme::Neo4jSsc,
+                _ => return Err(invalid(
                     "unsupported scheme; use bolt, bolt+s, bolt+ssc, neo4j, neo4j+s or neo4j+ssc",
-                ))
-            }
-        };
+                )),
+            };
         let (authority, query) = match rest.split_once('?') {
             Some((a, q)) => (a, Some(q.to_owned())),
             None => (rest, None),
@@ -152,7 +151,14 @@ mod tests {
 
     #[test]
     fn parses_every_scheme() {
-        for s in ["bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"] {
+        for s in [
+            "bolt",
+            "bolt+s",
+            "bolt+ssc",
+            "neo4j",
+            "neo4j+s",
+            "neo4j+ssc",
+        ] {
             let u = BoltUri::parse(&format!("{s}://db.example.com:7688")).unwrap();
             assert_eq!(u.to_string(), format!("{s}://db.example.com:7688"));
         }
@@ -164,8 +170,14 @@ mod tests {
             BoltUri::parse("neo4j://h:1?policy=eu").unwrap().to_string(),
             "neo4j://h:1?policy=eu"
         );
-        assert_eq!(BoltUri::parse("bolt://[::1]:7687").unwrap().address(), "[::1]:7687");
-        assert!(BoltUri::parse("neo4j+s://x.databases.neo4j.io").unwrap().scheme().is_routing());
+        assert_eq!(
+            BoltUri::parse("bolt://[::1]:7687").unwrap().address(),
+            "[::1]:7687"
+        );
+        assert!(BoltUri::parse("neo4j+s://x.databases.neo4j.io")
+            .unwrap()
+            .scheme()
+            .is_routing());
     }
 
     #[test]

@@ -77,7 +77,9 @@ impl Db {
                     other => other,
                 });
             }
-            crate::log::debug(format!("connect to {address} failed ({err}); retrying in {delay:?}"));
+            crate::log::debug(format!(
+                "connect to {address} failed ({err}); retrying in {delay:?}"
+            ));
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(2));
         }
@@ -196,7 +198,11 @@ impl Db {
 
     /// Runs a write in its own auto-committed transaction.
     pub async fn run(&self, q: Query) -> Result<(), GraphError> {
-        self.graph.run(q).await.map(|_| ()).map_err(|e| self.classify(e))
+        self.graph
+            .run(q)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.classify(e))
     }
 
     /// Runs one query and reads a single integer column `c` from its only row.
@@ -226,5 +232,3 @@ impl Db {
         txn.commit().await.map(|_| ()).map_err(|e| self.classify(e))
     }
 }
-
-

@@ -38,12 +38,14 @@ pub fn server() -> &'static TestServer {
             return TestServer {
                 uri,
                 user: std::env::var("NEO4J_TEST_USER").unwrap_or_else(|_| "neo4j".into()),
-                password: std::env::var("NEO4J_TEST_PASSWORD").expect("NEO4J_TEST_PASSWORD must be set with NEO4J_TEST_URI"),
+                password: std::env::var("NEO4J_TEST_PASSWORD")
+                    .expect("NEO4J_TEST_PASSWORD must be set with NEO4J_TEST_URI"),
                 database: std::env::var("NEO4J_TEST_DATABASE").unwrap_or_else(|_| "neo4j".into()),
                 data_dir: None,
             };
         }
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("arcadedb-{}", std::process::id()));
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("arcadedb-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let password = "ign-setup-test-pw-5f3a9c";
         let out = StdCommand::new(repo_root().join("scripts/dev-db"))
@@ -93,7 +95,9 @@ impl TestDb {
     pub fn acquire() -> TestDb {
         let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let server = server();
-        let db = runtime().block_on(connect(server)).expect("cannot connect to the test database");
+        let db = runtime()
+            .block_on(connect(server))
+            .expect("cannot connect to the test database");
         let t = TestDb {
             _guard: guard,
             server,
@@ -135,7 +139,10 @@ impl TestDb {
             .block_on(self.db.rows(neo4rs::query(cypher)))
             .unwrap_or_else(|e| panic!("`{cypher}` failed: {e}"));
         rows.iter()
-            .map(|r| r.to::<serde_json::Map<String, serde_json::Value>>().unwrap_or_default())
+            .map(|r| {
+                r.to::<serde_json::Map<String, serde_json::Value>>()
+                    .unwrap_or_default()
+            })
             .collect()
     }
 

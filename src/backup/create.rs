@@ -1,0 +1,267 @@
+//! Creating a backup: stream every node and relationship from the server to
+//! the writer (bounded memory), with the schema and statistics, then verify
+//! the written file before anyone relies on it.
+
+use std::path::PathBuf;
+
+use neo4rs::{query, BoltType};
+use serde_json::{Map, Value};
+
+use super::format::{BackupType, Metadata, Schema, SchemaItem, ServerMeta, SOURCE};
+use super::store::BackupStore;
+use super::verify::{verify_backup, VerifyReport};
+use super::writer::BackupWriter;
+use super::BackupError;
+use crate::graph::{value, Db, GraphError};
+use crate::progress::Progress;
+
+/// Labels of the tool's own bookkeeping that never go into a backup.
+pub const EXCLUDED_LABELS: &[&str] = &["IgnSetupLock"];
+
+pub struct CreateRequest {
+    pub reason: String,
+    pub backup_type: BackupType,
+    /// A fixed file name (for `initial_backup.json`); else a timestamped one.
+    pub file_name: Option<String>,
+    pub progress: bool,
+}
+
+#[derive(Debug)]
+pub struct CreatedBackup {
+    pub path: PathBuf,
+    pub file: String,
+    pub report: VerifyReport,
+    pub size: u64,
+}
+
+/// Which function yields a stable id: `elementId` from Neo4j 5 on, `id` before.
+pub fn id_function(db: &Db) -> &'static str {
+    if db.server().version.starts_with("4.") {
+        "id"
+    } else {
+        "elementId"
+    }
+}
+
+pub async fn create_backup(
+    db: &Db,
+    store: &BackupStore,
+    req: CreateRequest,
+) -> Result<CreatedBackup, BackupError> {
+    if req.reason.chars().count() > 1000 {
+        return Err(BackupError::ReasonTooLong(req.reason.chars().count()));
+    }
+    store.prepare()?;
+    let now = chrono::Utc::now();
+    let file = match &req.file_name {
+        Some(f) => f.clone(),
+        None => store.new_backup_name(&now.format("%Y%m%d_%H%M%S").to_string()),
+    };
+    let app_version = crate::state::installed_version(db)
+        .await
+        .ok()
+        .flatten()
+        .map(|v| v.version.to_string());
+    let schema = read_schema(db).await?;
+    let idf = id_function(db);
+    let total_nodes = db
+        .count("MATCH (n) WHERE NOT n:IgnSetupLock RETURN count(n) AS c")
+        .await?;
+    let total_rels = db.count("MATCH ()-[r]->() RETURN count(r) AS c").await?;
+
+    let staged_name = format!(
+        "{}{}-{file}.staged",
+        crate::fsutil::TEMP_PREFIX,
+        std::process::id()
+    );
+    let mut writer = BackupWriter::create(store.dir(), &staged_name)?;
+    writer.write_schema(&schema)?;
+
+    let progress = Progress::new(req.progress, "nodes", total_nodes);
+    let mut stream = db
+        .stream(query(&format!(
+            "MATCH (n) WHERE NOT n:IgnSetupLock RETURN {idf}(n) AS id, labels(n) AS labels, properties(n) AS props"
+        )))
+        .await?;
+    while let Some(row) = stream.next().await.map_err(|e| db_err(db, e))? {
+        let id = id_text(row.get::<BoltType>("id").ok())?;
+        let labels: Vec<String> = row
+            .get("labels")
+            .map_err(|e| BackupError::Value(format!("labels of node {id}: {e}")))?;
+        let props = props_of(row.get::<BoltType>("props").ok(), &id)?;
+        writer.write_node(&id, &labels, props)?;
+        progress.inc(1);
+    }
+    progress.finish();
+
+    let progress = Progress::new(req.progress, "relationships", total_rels);
+    let mut stream = db
+        .stream(query(&format!(
+            "MATCH (a)-[r]->(b) RETURN {idf}(r) AS id, type(r) AS type, {idf}(a) AS s, {idf}(b) AS e, properties(r) AS props"
+        )))
+        .await?;
+    while let Some(row) = stream.next().await.map_err(|e| db_err(db, e))? {
+        let id = id_text(row.get::<BoltType>("id").ok())?;
+        let rel_type: String = row
+            .get("type")
+            .map_err(|e| BackupError::Value(format!("type of relationship {id}: {e}")))?;
+        let s = id_text(row.get::<BoltType>("s").ok())?;
+        let e = id_text(row.get::<BoltType>("e").ok())?;
+        let props = props_of(row.get::<BoltType>("props").ok(), &id)?;
+        writer.write_relationship(&id, &rel_type, &s, &e, props)?;
+        progress.inc(1);
+    }
+    progress.finish();
+
+    let metadata = Metadata {
+        timestamp: now.format("%Y%m%d_%H%M%S").to_string(),
+        datetime: now.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        reason: req.reason.clone(),
+        node_count: 0,
+        relationship_count: 0,
+        version: String::new(),
+        backup_type: req.backup_type.as_str().to_owned(),
+        source: SOURCE.to_owned(),
+        tool_version: Some(crate::TOOL_VERSION.to_owned()),
+        app_version,
+        database: db.database().map(str::to_owned),
+        server: Some(ServerMeta {
+            address: db.address().to_owned(),
+            agent: db.server().agent.clone(),
+            version: db.server().version.clone(),
+            edition: db.server().edition.clone(),
+        }),
+        schema_count: Some(schema.len() as u64),
+        checksum: None,
+    };
+    // Written under a temporary name, verified, then renamed: a file with the
+    // backup pattern is always complete and verified.
+    let staged = writer.finish(metadata)?;
+    let report = match verify_backup(&staged) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_file(&staged);
+            return Err(e);
+        }
+    };
+    let target = store.dir().join(&file);
+    let publish = if req.file_name.is_some() {
+        // `initial_backup.json` is replaced on purpose by `backup init`.
+        std::fs::rename(&staged, &target)
+    } else {
+        crate::fsutil::publish_new(&staged, &target)
+    };
+    if let Err(e) = publish {
+        let _ = std::fs::remove_file(&staged);
+        return Err(BackupError::io("publish", &target, e));
+    }
+    let _ = crate::fsutil::sync_dir(store.dir());
+    let size = std::fs::metadata(&target).map(|m| m.len()).unwrap_or(0);
+    Ok(CreatedBackup {
+        report: VerifyReport {
+            path: target.clone(),
+            ..report
+        },
+        path: target,
+        file,
+        size,
+    })
+}
+
+fn db_err(db: &Db, e: neo4rs::Error) -> BackupError {
+    BackupError::Graph(db.classify(e))
+}
+
+fn id_text(v: Option<BoltType>) -> Result<String, BackupError> {
+    match v {
+        Some(BoltType::String(s)) => Ok(s.value),
+        Some(BoltType::Integer(i)) => Ok(i.value.to_string()),
+        other => Err(BackupError::Value(format!("unexpected id value {other:?}"))),
+    }
+}
+
+fn props_of(v: Option<BoltType>, id: &str) -> Result<Map<String, Value>, BackupError> {
+    match v {
+        Some(BoltType::Map(m)) => value::encode_properties(&m)
+            .map_err(|e| BackupError::Value(format!("entity `{id}`: {e}"))),
+        Some(BoltType::Null(_)) | None => Ok(Map::new()),
+        Some(other) => Err(BackupError::Value(format!(
+            "entity `{id}`: properties are {other:?}"
+        ))),
+    }
+}
+
+fn text(row: &neo4rs::Row, key: &str) -> String {
+    row.get::<String>(key).unwrap_or_default()
+}
+
+fn list(row: &neo4rs::Row, key: &str) -> Vec<String> {
+    row.get::<Vec<String>>(key).unwrap_or_default()
+}
+
+/// Every user index and constraint, with its create statement. Token-lookup
+/// indexes (built in) and indexes owned by a constraint (recreated with it)
+/// are left out; so is the tool's own lock.
+pub async fn read_schema(db: &Db) -> Result<Schema, GraphError> {
+    let mut schema = Schema::default();
+    let rows = db
+        .rows(query(
+            "SHOW CONSTRAINTS YIELD name, type, entityType, labelsOrTypes, properties, createStatement \
+             RETURN name, type, entityType, labelsOrTypes, properties, createStatement",
+        ))
+        .await?;
+    let mut constraint_names = Vec::new();
+    for r in &rows {
+        let item = SchemaItem {
+            name: text(r, "name"),
+            kind: text(r, "type"),
+            entity_type: text(r, "entityType"),
+            labels_or_types: list(r, "labelsOrTypes"),
+            properties: list(r, "properties"),
+            create_statement: text(r, "createStatement"),
+        };
+        if item
+            .labels_or_types
+            .iter()
+            .any(|l| EXCLUDED_LABELS.contains(&l.as_str()))
+        {
+            continue;
+        }
+        constraint_names.push(item.name.clone());
+        schema.constraints.push(item);
+    }
+    let rows = db
+        .rows(query(
+            "SHOW INDEXES YIELD name, type, entityType, labelsOrTypes, properties, owningConstraint, createStatement \
+             RETURN name, type, entityType, labelsOrTypes, properties, owningConstraint, createStatement",
+        ))
+        .await?;
+    for r in &rows {
+        let owned = r
+            .get::<String>("owningConstraint")
+            .ok()
+            .filter(|s| !s.is_empty());
+        let item = SchemaItem {
+            name: text(r, "name"),
+            kind: text(r, "type"),
+            entity_type: text(r, "entityType"),
+            labels_or_types: list(r, "labelsOrTypes"),
+            properties: list(r, "properties"),
+            create_statement: text(r, "createStatement"),
+        };
+        if owned.is_some() || item.kind == "LOOKUP" || item.labels_or_types.is_empty() {
+            continue;
+        }
+        if item
+            .labels_or_types
+            .iter()
+            .any(|l| EXCLUDED_LABELS.contains(&l.as_str()))
+        {
+            continue;
+        }
+        schema.indexes.push(item);
+    }
+    schema.indexes.sort_by(|a, b| a.name.cmp(&b.name));
+    schema.constraints.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(schema)
+}

@@ -1,0 +1,173 @@
+//! The backup file format: what each part of the file holds, and the typed
+//! records the rest of the program works with. `docs/backup-format.md`
+//! describes it for people, `docs/backup-format.schema.json` for validators.
+//!
+//! Layout of a format-2 file (one JSON document; the first line holds only the
+//! metadata, so `list` and `info` read one line, and the checksum covers every
+//! byte after that line):
+//!
+//! ```text
+//! {"metadata":{...},
+//! "schema":{"indexes":[...],"constraints":[...]},
+//! "data":{"nodes":[
+//! {"id":"4:ab:0","labels":["Function"],"properties":{...}},
+//! ...
+//! ],"relationships":[
+//! {"id":"5:ab:0","type":"USES","start":"4:ab:0","end":"4:ab:1","properties":{...}},
+//! ...
+//! ],"statistics":{...}}}
+//! ```
+
+use std::collections::BTreeMap;
+
+use neo4rs::BoltMap;
+use serde::{Deserialize, Serialize};
+
+/// The format this tool writes.
+pub const FORMAT_VERSION: &str = "2.0.0";
+/// The original Python tool's format, still readable.
+pub const LEGACY_FORMAT_VERSION: &str = "1.0.0";
+pub const SOURCE: &str = "IGN Scripts Learning System";
+pub const CHECKSUM_SCOPE: &str = "sha256 of every byte after the first line";
+
+/// Why a backup was taken; decides how retention treats it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackupType {
+    /// Made on request (`backup create`), or by `--auto`.
+    Full,
+    /// Taken by a restore before it clears the database.
+    Safety,
+    /// Taken by an upgrade before its first migration.
+    PreUpgrade,
+    /// Written by `backup init` for distribution.
+    Initial,
+}
+
+impl BackupType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackupType::Full => "full",
+            BackupType::Safety => "safety",
+            BackupType::PreUpgrade => "pre-upgrade",
+            BackupType::Initial => "initial",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ServerMeta {
+    pub address: String,
+    pub agent: String,
+    pub version: String,
+    pub edition: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct ChecksumMeta {
+    pub algorithm: String,
+    pub scope: String,
+    pub value: String,
+}
+
+/// The `metadata` object. The first eight fields are the original plan's.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Metadata {
+    /// `YYYYMMDD_HHMMSS`, UTC.
+    pub timestamp: String,
+    /// RFC 3339, UTC, from the client's clock.
+    pub datetime: String,
+    pub reason: String,
+    pub node_count: u64,
+    pub relationship_count: u64,
+    /// The file format's version.
+    pub version: String,
+    pub backup_type: String,
+    pub source: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_version: Option<String>,
+    /// The installed application version recorded in the database, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<ServerMeta>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema_count: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<ChecksumMeta>,
+}
+
+impl Metadata {
+    pub fn is_legacy(&self) -> bool {
+        self.version == LEGACY_FORMAT_VERSION
+    }
+}
+
+/// One index or constraint, with enough to recreate it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SchemaItem {
+    pub name: String,
+    /// RANGE, TEXT, POINT, FULLTEXT, VECTOR, UNIQUENESS, NODE_KEY, ...
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// NODE or RELATIONSHIP.
+    pub entity_type: String,
+    pub labels_or_types: Vec<String>,
+    pub properties: Vec<String>,
+    /// The server's own `createStatement`; replayed on restore.
+    pub create_statement: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Schema {
+    pub indexes: Vec<SchemaItem>,
+    pub constraints: Vec<SchemaItem>,
+}
+
+impl Schema {
+    pub fn len(&self) -> usize {
+        self.indexes.len() + self.constraints.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Statistics {
+    pub node_count: u64,
+    pub relationship_count: u64,
+    #[serde(default)]
+    pub label_counts: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub relationship_type_counts: BTreeMap<String, u64>,
+}
+
+/// A node as read from a backup, properties already decoded to Bolt values.
+#[derive(Debug, Clone)]
+pub struct NodeRecord {
+    /// The element id in the database the backup was taken from.
+    pub id: String,
+    pub labels: Vec<String>,
+    pub properties: BoltMap,
+}
+
+#[derive(Debug, Clone)]
+pub struct RelRecord {
+    pub id: String,
+    pub rel_type: String,
+    pub start: String,
+    pub end: String,
+    pub properties: BoltMap,
+}
+
+/// File name pattern of timestamped backups (the original plan's).
+pub const BACKUP_PREFIX: &str = "ign_scripts_db_backup_";
+pub const BACKUP_SUFFIX: &str = ".json";
+pub const INITIAL_BACKUP: &str = "initial_backup.json";
+pub const INDEX_FILE: &str = "backup_metadata.json";
+/// Files being written start with this; they are never taken for backups.
+pub const TEMP_PREFIX: &str = ".tmp-";

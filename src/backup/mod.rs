@@ -1,0 +1,144 @@
+//! Backups: the file format, streaming writer and reader, the backup folder
+//! (names, index, retention), creating a backup from the database, verifying
+//! a file, and the change detection behind `backup status` and `--auto`.
+
+pub mod create;
+pub mod format;
+pub mod reader;
+pub mod status;
+pub mod store;
+pub mod verify;
+pub mod writer;
+
+use std::path::{Path, PathBuf};
+
+use crate::graph::GraphError;
+
+pub use create::{create_backup, CreateRequest};
+pub use format::{BackupType, Metadata};
+pub use store::BackupStore;
+pub use verify::{verify_backup, VerifyReport};
+
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("cannot {action} `{path}`: {source}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("`{0}` is a folder, not a backup file; name a .json backup file")]
+    NotAFile(PathBuf),
+    #[error("no backup named `{name}` in `{dir}` (and no such file); `ign-setup backup list` shows the backups")]
+    NotFound { name: String, dir: PathBuf },
+    #[error("there is no backup in `{0}` yet; create one with `ign-setup backup create`")]
+    NoBackups(PathBuf),
+    #[error("`{path}` is not valid JSON (line {line}, column {column}): {message}; the file is damaged or truncated — use another backup")]
+    Json {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("`{path}` has backup format version `{version}`, which this ign-setup cannot read (it reads 1.0.0 and 2.x); use a matching ign-setup release")]
+    UnknownFormat { path: PathBuf, version: String },
+    #[error("`{path}` is not a valid backup: {message}")]
+    Structure { path: PathBuf, message: String },
+    #[error("`{path}`: {what} #{index} is invalid: {message}")]
+    Record {
+        path: PathBuf,
+        what: &'static str,
+        index: u64,
+        message: String,
+    },
+    #[error("`{path}` failed its checksum (recorded {expected}, computed {actual}): the file was changed or damaged after it was written; use another backup")]
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("`{path}`: {what} is {declared} in the metadata but the file holds {actual}; the file is damaged or was edited — use another backup")]
+    CountMismatch {
+        path: PathBuf,
+        what: String,
+        declared: u64,
+        actual: u64,
+    },
+    #[error("`{path}`: relationship `{rel}` points at node `{node}`, which is not in the file; the backup is incomplete — use another backup")]
+    DanglingEndpoint {
+        path: PathBuf,
+        rel: String,
+        node: String,
+    },
+    #[error("`{path}`: node id `{id}` appears twice; the backup is damaged — use another backup")]
+    DuplicateId { path: PathBuf, id: String },
+    #[error("`{path}`: {message}")]
+    BadName { path: PathBuf, message: String },
+    #[error("{0}")]
+    Inconsistent(String),
+    #[error("the backup reason is too long ({0} characters; at most 1000)")]
+    ReasonTooLong(usize),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error("cannot back up a value: {0}")]
+    Value(String),
+}
+
+impl BackupError {
+    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> BackupError {
+        BackupError::Io {
+            action,
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn json(path: &Path, e: &serde_json::Error) -> BackupError {
+        if e.is_io() {
+            return BackupError::Io {
+                action: "read",
+                path: path.to_owned(),
+                source: std::io::Error::other(e.to_string()),
+            };
+        }
+        BackupError::Json {
+            path: path.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        }
+    }
+
+    pub(crate) fn structure(path: &Path, message: &str) -> BackupError {
+        BackupError::Structure {
+            path: path.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+
+    pub(crate) fn record(
+        path: &Path,
+        what: &'static str,
+        index: u64,
+        message: &str,
+    ) -> BackupError {
+        BackupError::Record {
+            path: path.to_owned(),
+            what,
+            index,
+            message: message.to_owned(),
+        }
+    }
+
+    /// Whether the file itself is bad (as opposed to the disk or the server).
+    pub fn is_invalid_input(&self) -> bool {
+        !matches!(
+            self,
+            BackupError::Io { .. }
+                | BackupError::Graph(_)
+                | BackupError::Inconsistent(_)
+                | BackupError::NoBackups(_)
+        )
+    }
+}
