@@ -5,6 +5,8 @@
 use crate::backup::BackupError;
 use crate::config::ConfigError;
 use crate::graph::GraphError;
+use crate::restore::RestoreError;
+use crate::safety::SafetyError;
 
 /// Exit codes. Stable: scripts depend on them.
 pub mod exit {
@@ -49,6 +51,10 @@ pub enum Error {
     Graph(#[from] GraphError),
     #[error(transparent)]
     Backup(#[from] BackupError),
+    #[error(transparent)]
+    Restore(#[from] RestoreError),
+    #[error(transparent)]
+    Safety(#[from] SafetyError),
     #[error("{0}")]
     NotConfirmed(String),
     #[error("{0}")]
@@ -65,6 +71,8 @@ impl Error {
             Error::Backup(BackupError::Graph(g)) => graph_exit_code(g),
             Error::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
             Error::Backup(_) => exit::FAILURE,
+            Error::Restore(r) => restore_exit_code(r),
+            Error::Safety(s) => safety_exit_code(s),
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Io(_) => exit::FAILURE,
             Error::Interrupted => exit::INTERRUPTED,
@@ -85,6 +93,11 @@ impl Error {
             Error::Backup(BackupError::Graph(_)) => "database",
             Error::Backup(b) if b.is_invalid_input() => "invalid_backup",
             Error::Backup(_) => "backup",
+            Error::Restore(RestoreError::RolledBack { .. }) => "rolled_back",
+            Error::Restore(RestoreError::RollbackFailed { .. }) => "recovery_needed",
+            Error::Restore(_) => "restore",
+            Error::Safety(SafetyError::Locked { .. }) => "locked",
+            Error::Safety(_) => "safety",
             Error::NotConfirmed(_) => "not_confirmed",
             Error::Io(_) => "io",
             Error::Interrupted => "interrupted",
@@ -99,6 +112,27 @@ pub fn graph_exit_code(g: &GraphError) -> i32 {
         GraphError::UnknownDatabase { .. } => exit::UNKNOWN_DATABASE,
         GraphError::Tls { .. } => exit::TLS,
         _ => exit::DATABASE,
+    }
+}
+
+pub fn restore_exit_code(r: &RestoreError) -> i32 {
+    match r {
+        RestoreError::RolledBack { .. } => exit::ROLLED_BACK,
+        RestoreError::RollbackFailed { .. } => exit::RECOVERY_NEEDED,
+        RestoreError::Backup(BackupError::Graph(g)) | RestoreError::Graph(g) => graph_exit_code(g),
+        RestoreError::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
+        RestoreError::Name(_) => exit::INVALID_INPUT,
+        RestoreError::Safety(s) => safety_exit_code(s),
+        RestoreError::Interrupted => exit::INTERRUPTED,
+        _ => exit::FAILURE,
+    }
+}
+
+pub fn safety_exit_code(s: &SafetyError) -> i32 {
+    match s {
+        SafetyError::Locked { .. } | SafetyError::Unfinished { .. } => exit::LOCKED,
+        SafetyError::Graph(g) => graph_exit_code(g),
+        _ => exit::FAILURE,
     }
 }
 

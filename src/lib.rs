@@ -10,11 +10,15 @@ pub mod bundle;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod faults;
 pub mod fsutil;
 pub mod graph;
+pub mod interrupt;
 pub mod log;
 pub mod migrations;
 pub mod progress;
+pub mod restore;
+pub mod safety;
 pub mod state;
 
 /// This tool's version, recorded in backups, manifests and migration history.

@@ -89,7 +89,7 @@ pub fn change(last: &Counts, now: &Counts) -> Change {
     let rel = |changed: u64, base: u64| {
         if base == 0 {
             if changed > 0 {
-                f64::INFINITY
+                1.0
             } else {
                 0.0
             }

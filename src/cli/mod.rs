@@ -6,6 +6,7 @@ pub mod backup;
 pub mod doctor;
 pub mod opt;
 pub mod output;
+pub mod restore;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -25,9 +26,35 @@ pub struct Context {
 }
 
 impl Context {
+    /// Connects; first finishes the rollback of an interrupted operation, if
+    /// the journal shows one whose process is gone.
     pub async fn connect(&self) -> Result<Db> {
         let password = self.settings.connect.password.resolve(self.interactive)?;
-        Ok(Db::connect(&self.settings.connect, &password).await?)
+        let db = Db::connect(&self.settings.connect, &password).await?;
+        restore::recover_if_needed(self, db).await
+    }
+
+    /// Asks before a destructive step. `--yes` answers for scripts; without a
+    /// terminal and without `--yes` the answer is no.
+    pub fn confirm(&self, question: &str) -> Result<()> {
+        if self.yes {
+            return Ok(());
+        }
+        if !self.interactive {
+            return Err(Error::NotConfirmed(format!(
+                "{question} — not confirmed: no terminal to ask on; pass --yes to proceed"
+            )));
+        }
+        let ok = dialoguer::Confirm::new()
+            .with_prompt(question)
+            .default(false)
+            .interact()
+            .unwrap_or(false);
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::NotConfirmed("declined; nothing was changed".into()))
+        }
     }
 }
 
@@ -74,10 +101,8 @@ pub async fn run(opt: Opt) -> i32 {
         };
         dispatch(&ctx, opt.command).await
     };
-    let result = tokio::select! {
-        r = result => r,
-        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
-    };
+    crate::interrupt::install();
+    let result = result.await;
     match result {
         Ok(report) => {
             out.print(&report);
@@ -100,6 +125,8 @@ async fn dispatch(ctx: &Context, command: Command) -> Result<Report> {
             BackupCommand::Verify { file } => backup::verify(ctx, &file),
             BackupCommand::Status => backup::status(ctx).await,
             BackupCommand::Init { reason } => backup::init(ctx, reason).await,
+            BackupCommand::Restore { file, confirm } => restore::run(ctx, file, confirm).await,
         },
+        Command::Recover => restore::recover(ctx).await,
     }
 }

@@ -66,6 +66,9 @@ pub enum Command {
     /// Create, list, inspect, verify and restore backups
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Finish the rollback of a restore or upgrade that was interrupted
+    /// (killed process, lost server); says so when there is nothing to do
+    Recover,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +101,16 @@ pub enum BackupCommand {
     },
     /// Compare the database with the last backup and recommend a backup
     Status,
+    /// Replace the database with a backup (a verified safety backup is taken
+    /// first; any failure rolls back to it)
+    Restore {
+        /// A file name in the backup folder, or a path [default: the newest backup]
+        #[arg(long)]
+        file: Option<String>,
+        /// Same as --yes (the original tool's flag)
+        #[arg(long)]
+        confirm: bool,
+    },
     /// Write the initial backup for distribution (`initial_backup.json`)
     Init {
         #[arg(long)]

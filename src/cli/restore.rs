@@ -1,0 +1,97 @@
+//! `ign-setup backup restore` and `ign-setup recover`, and the automatic
+//! recovery every database command runs first.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::output::Report;
+use super::Context;
+use crate::backup::BackupStore;
+use crate::error::{Error, Result};
+use crate::graph::Db;
+use crate::safety::journal::Journal;
+
+fn store(ctx: &Context) -> BackupStore {
+    BackupStore::new(&ctx.settings.backup_dir, ctx.settings.keep)
+}
+
+pub async fn run(ctx: &Context, file: Option<String>, confirm: bool) -> Result<Report> {
+    let store = store(ctx);
+    let source = match &file {
+        Some(f) => store.resolve(f)?,
+        None => store.latest()?.path,
+    };
+    let db = ctx.connect().await?;
+    let plan = crate::restore::plan(&db, &source).await?;
+    let m = &plan.backup.metadata;
+    ctx.out.note(format!(
+        "Restore plan\n  from:    {} ({}, {}, reason: {})\n  backup:  {} nodes, {} relationships, {} indexes and constraints\n  replaces the current database: {} nodes, {} relationships\n  safety backup first: {}",
+        source.display(),
+        m.datetime,
+        m.backup_type,
+        m.reason,
+        plan.backup.node_count,
+        plan.backup.relationship_count,
+        plan.backup.schema_count,
+        plan.current.node_count,
+        plan.current.relationship_count,
+        if plan.safety_backup_needed { "yes" } else { "no (the database is empty)" },
+    ));
+    for w in &plan.backup.warnings {
+        ctx.out.note(format!("  warning: {w}"));
+    }
+    if !confirm {
+        ctx.confirm("Replace the current database with this backup?")?;
+    }
+    let outcome = crate::restore::restore(Arc::new(db), &store, &plan, !ctx.out.json).await?;
+    let mut human = format!(
+        "Restored {} nodes and {} relationships from {}; counts, label counts and type counts verified.",
+        outcome.nodes,
+        outcome.relationships,
+        source.display()
+    );
+    if let Some(s) = &outcome.safety_backup {
+        human.push_str(&format!("\nThe previous data is kept in {s}."));
+    }
+    for w in &outcome.warnings {
+        human.push_str(&format!("\nwarning: {w}"));
+    }
+    Ok(Report::new(
+        human,
+        json!({ "ok": true, "restore": outcome }),
+    ))
+}
+
+pub async fn recover(ctx: &Context) -> Result<Report> {
+    let password = ctx.settings.connect.password.resolve(ctx.interactive)?;
+    let db = Db::connect(&ctx.settings.connect, &password).await?;
+    let report = crate::restore::recover(Arc::new(db), &store(ctx), !ctx.out.json).await?;
+    Ok(Report::new(
+        report.message.clone(),
+        json!({ "ok": true, "recovery": report }),
+    ))
+}
+
+/// If an earlier run left a journal and its process is gone, finish its
+/// rollback now, before this command does anything else.
+pub async fn recover_if_needed(ctx: &Context, db: Db) -> Result<Db> {
+    let entry = match Journal::load(&ctx.settings.backup_dir) {
+        Ok(Some(e)) => e,
+        Ok(None) => return Ok(db),
+        Err(e) => return Err(Error::Safety(e)),
+    };
+    if Journal::is_owner_alive(&entry) {
+        // A running operation: the lock will stop us where it matters.
+        return Ok(db);
+    }
+    ctx.out.note(format!(
+        "An interrupted {:?} from {} was found; finishing its recovery first.",
+        entry.operation, entry.started_at
+    ));
+    let db = Arc::new(db);
+    let report = crate::restore::recover(Arc::clone(&db), &store(ctx), !ctx.out.json).await?;
+    ctx.out.note(&report.message);
+    Arc::try_unwrap(db)
+        .map_err(|_| Error::Io("the connection is still shared after recovery".into()))
+}

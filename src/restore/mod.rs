@@ -1,0 +1,384 @@
+//! Restore: replace the database with a verified backup, never losing data.
+//!
+//! Order of work: verify the file completely; take the lock; open a journal;
+//! take a verified safety backup of the current data (unless the database is
+//! empty); clear; load in batches; recreate the schema; verify counts, label
+//! counts and type counts against the backup. On any failure the safety backup
+//! is loaded back the same way and verified. If the process dies, the journal
+//! tells the next run what to roll back (see [`recover`]).
+
+pub mod load;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::backup::status::{current_counts, Counts};
+use crate::backup::{
+    create_backup, verify_backup, BackupError, BackupStore, BackupType, CreateRequest, VerifyReport,
+};
+use crate::graph::{Db, GraphError, NameError};
+use crate::safety::journal::{Journal, JournalEntry, OperationKind, Phase};
+use crate::safety::{lock, SafetyError};
+
+pub use schema::SchemaOutcome;
+
+#[non_exhaustive]
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+    #[error(transparent)]
+    Graph(#[from] GraphError),
+    #[error(transparent)]
+    Safety(#[from] SafetyError),
+    #[error("a name in the backup cannot be used: {0}")]
+    Name(#[from] NameError),
+    #[error("verification after loading failed: {0}")]
+    Mismatch(String),
+    #[error("interrupted by Ctrl-C")]
+    Interrupted,
+    #[error(transparent)]
+    Injected(#[from] crate::faults::InjectedFault),
+    #[error("{0}")]
+    Internal(String),
+    #[error("{what} failed: {cause}\nThe database was rolled back to its state before the {what} (from {restored}) and verified.")]
+    RolledBack {
+        what: &'static str,
+        cause: Box<RestoreError>,
+        restored: String,
+    },
+    #[error("{what} failed: {cause}\nThe rollback did not complete either: {rollback}\nNothing is lost: the journal {journal} names the safety backup. Once the server is reachable, run `ign-setup recover`.")]
+    RollbackFailed {
+        what: &'static str,
+        cause: Box<RestoreError>,
+        rollback: Box<RestoreError>,
+        journal: PathBuf,
+    },
+}
+
+impl RestoreError {
+    pub fn is_connection(&self) -> bool {
+        match self {
+            RestoreError::Graph(g) => g.is_connection(),
+            RestoreError::Backup(BackupError::Graph(g)) => g.is_connection(),
+            RestoreError::Safety(SafetyError::Graph(g)) => g.is_connection(),
+            _ => false,
+        }
+    }
+}
+
+/// Everything decided before the database is touched; printed for confirmation.
+#[derive(Debug, Clone, Serialize)]
+pub struct RestorePlan {
+    pub source: PathBuf,
+    pub backup: VerifyReport,
+    pub current: Counts,
+    pub safety_backup_needed: bool,
+}
+
+pub async fn plan(db: &Db, source: &Path) -> Result<RestorePlan, RestoreError> {
+    let backup = {
+        let p = source.to_owned();
+        tokio::task::spawn_blocking(move || verify_backup(&p))
+            .await
+            .map_err(|e| RestoreError::Internal(e.to_string()))??
+    };
+    let current = current_counts(db).await?;
+    let safety_backup_needed =
+        current.node_count > 0 || !crate::backup::create::read_schema(db).await?.is_empty();
+    Ok(RestorePlan {
+        source: source.to_owned(),
+        backup,
+        current,
+        safety_backup_needed,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RestoreOutcome {
+    pub source: PathBuf,
+    pub safety_backup: Option<String>,
+    pub nodes: u64,
+    pub relationships: u64,
+    pub schema: SchemaOutcome,
+    pub warnings: Vec<String>,
+}
+
+/// Replaces the database's content with `path` (verified as `expected`) and
+/// checks the result. Used for restores, rollbacks and recovery alike.
+pub async fn replace_database(
+    db: &Db,
+    path: &Path,
+    expected: &VerifyReport,
+    progress: bool,
+) -> Result<SchemaOutcome, RestoreError> {
+    load::clear_data(db).await?;
+    schema::drop_schema(db).await?;
+    crate::faults::hit("restore.after-clear")?;
+    load::load_data(
+        db,
+        path,
+        expected.node_count,
+        expected.relationship_count,
+        progress,
+    )
+    .await?;
+    let outcome = schema::apply_schema(db, &expected.schema).await;
+    crate::faults::hit("restore.before-verify")?;
+    verify_counts(db, expected).await?;
+    Ok(outcome)
+}
+
+async fn verify_counts(db: &Db, expected: &VerifyReport) -> Result<(), RestoreError> {
+    let now = current_counts(db).await?;
+    if now.node_count != expected.node_count
+        || now.relationship_count != expected.relationship_count
+    {
+        return Err(RestoreError::Mismatch(format!(
+            "the database holds {} nodes and {} relationships, the backup {} and {}",
+            now.node_count,
+            now.relationship_count,
+            expected.node_count,
+            expected.relationship_count
+        )));
+    }
+    if now.label_counts != expected.label_counts {
+        return Err(RestoreError::Mismatch(format!(
+            "label counts differ: database {:?}, backup {:?}",
+            now.label_counts, expected.label_counts
+        )));
+    }
+    if now.relationship_type_counts != expected.relationship_type_counts {
+        return Err(RestoreError::Mismatch(format!(
+            "relationship type counts differ: database {:?}, backup {:?}",
+            now.relationship_type_counts, expected.relationship_type_counts
+        )));
+    }
+    Ok(())
+}
+
+/// Takes a verified safety backup of the current database, recorded in the journal.
+pub async fn take_safety_backup(
+    db: &Db,
+    store: &BackupStore,
+    journal: &mut Journal,
+    kind: BackupType,
+    reason: String,
+    progress: bool,
+) -> Result<String, RestoreError> {
+    let created = create_backup(
+        db,
+        store,
+        CreateRequest {
+            reason,
+            backup_type: kind,
+            file_name: None,
+            progress,
+        },
+    )
+    .await?;
+    journal.set_safety_backup(&created.file)?;
+    journal.set_phase(Phase::SafetyBackupTaken)?;
+    store.write_index()?;
+    Ok(created.file)
+}
+
+/// Runs a full restore of `plan.source`.
+pub async fn restore(
+    db: Arc<Db>,
+    store: &BackupStore,
+    plan: &RestorePlan,
+    progress: bool,
+) -> Result<RestoreOutcome, RestoreError> {
+    let guard = lock::acquire(Arc::clone(&db), store.dir(), "restore").await?;
+    let result = restore_locked(&db, store, plan, progress, &guard).await;
+    let _ = guard.release().await;
+    result
+}
+
+async fn restore_locked(
+    db: &Db,
+    store: &BackupStore,
+    plan: &RestorePlan,
+    progress: bool,
+    guard: &lock::LockGuard,
+) -> Result<RestoreOutcome, RestoreError> {
+    let mut journal = Journal::begin(
+        store.dir(),
+        OperationKind::Restore,
+        Some(plan.source.display().to_string()),
+    )?;
+    let safety = if plan.safety_backup_needed {
+        let source_name = plan
+            .source
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match take_safety_backup(
+            db,
+            store,
+            &mut journal,
+            BackupType::Safety,
+            format!("Safety backup before restoring {source_name}"),
+            progress,
+        )
+        .await
+        {
+            Ok(f) => Some(f),
+            Err(e) => {
+                // Nothing was changed yet: close the journal and report.
+                let _ = journal.finish();
+                return Err(e);
+            }
+        }
+    } else {
+        None
+    };
+    guard.check()?;
+    journal.set_phase(Phase::Destructive)?;
+    let _section = crate::interrupt::DestructiveSection::enter();
+    match replace_database(db, &plan.source, &plan.backup, progress).await {
+        Ok(schema) => {
+            journal.set_phase(Phase::Done)?;
+            journal.finish()?;
+            let warnings = schema
+                .not_created
+                .iter()
+                .map(|s| format!("not recreated on this server: {s}"))
+                .collect();
+            Ok(RestoreOutcome {
+                source: plan.source.clone(),
+                safety_backup: safety,
+                nodes: plan.backup.node_count,
+                relationships: plan.backup.relationship_count,
+                schema,
+                warnings,
+            })
+        }
+        Err(cause) => Err(roll_back(db, store, journal, "restore", cause, progress).await),
+    }
+}
+
+/// Puts the database back as the journal's safety backup says, then closes
+/// the journal. Returns the error to report.
+pub async fn roll_back(
+    db: &Db,
+    store: &BackupStore,
+    mut journal: Journal,
+    what: &'static str,
+    cause: RestoreError,
+    progress: bool,
+) -> RestoreError {
+    let _ = journal.set_phase(Phase::RollingBack);
+    let journal_path = journal.path().to_owned();
+    let entry = journal.entry().clone();
+    // The server may be restarting: keep trying for a while before giving up.
+    let mut last_err = None;
+    for attempt in 0..6 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+        match restore_from_entry(db, store, &entry, progress).await {
+            Ok(restored) => {
+                let _ = journal.finish();
+                return RestoreError::RolledBack {
+                    what,
+                    cause: Box::new(cause),
+                    restored,
+                };
+            }
+            Err(e) if e.is_connection() => last_err = Some(e),
+            Err(e) => {
+                last_err = Some(e);
+                break;
+            }
+        }
+    }
+    RestoreError::RollbackFailed {
+        what,
+        cause: Box::new(cause),
+        rollback: Box::new(last_err.unwrap_or_else(|| RestoreError::Internal("unknown".into()))),
+        journal: journal_path,
+    }
+}
+
+/// Brings the database back to the state recorded by a journal entry.
+async fn restore_from_entry(
+    db: &Db,
+    store: &BackupStore,
+    entry: &JournalEntry,
+    progress: bool,
+) -> Result<String, RestoreError> {
+    match &entry.safety_backup {
+        Some(file) => {
+            let path = store.dir().join(file);
+            let report = {
+                let p = path.clone();
+                tokio::task::spawn_blocking(move || verify_backup(&p))
+                    .await
+                    .map_err(|e| RestoreError::Internal(e.to_string()))??
+            };
+            replace_database(db, &path, &report, progress).await?;
+            Ok(file.clone())
+        }
+        None => {
+            // The database was empty before: empty it again.
+            load::clear_data(db).await?;
+            schema::drop_schema(db).await?;
+            Ok("an empty database".into())
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RecoveryReport {
+    pub recovered: bool,
+    pub operation: Option<String>,
+    pub message: String,
+}
+
+/// Finishes what an interrupted restore or upgrade left: if it had started
+/// changing the database, the safety backup is loaded back and verified.
+pub async fn recover(
+    db: Arc<Db>,
+    store: &BackupStore,
+    progress: bool,
+) -> Result<RecoveryReport, RestoreError> {
+    let Some(entry) = Journal::load(store.dir())? else {
+        return Ok(RecoveryReport {
+            recovered: false,
+            operation: None,
+            message: "Nothing to recover: no unfinished operation.".into(),
+        });
+    };
+    if Journal::is_owner_alive(&entry) && entry.pid != std::process::id() {
+        return Err(RestoreError::Safety(SafetyError::Unfinished {
+            entry: Box::new(entry),
+        }));
+    }
+    let guard = lock::acquire(Arc::clone(&db), store.dir(), "recover").await?;
+    let result = async {
+        let journal = Journal::resume(store.dir())?.ok_or_else(|| RestoreError::Internal("the journal vanished".into()))?;
+        let op = format!("{:?}", entry.operation).to_lowercase();
+        let message = match entry.phase {
+            Phase::Started | Phase::SafetyBackupTaken | Phase::Done => {
+                journal.finish()?;
+                format!("The interrupted {op} from {} had not changed the database; its journal was closed.", entry.started_at)
+            }
+            Phase::Destructive | Phase::RollingBack => {
+                let _section = crate::interrupt::DestructiveSection::enter();
+                let restored = restore_from_entry(&db, store, &entry, progress).await?;
+                journal.finish()?;
+                format!("The interrupted {op} from {} was rolled back: the database was restored from {restored} and verified.", entry.started_at)
+            }
+        };
+        Ok(RecoveryReport { recovered: true, operation: Some(op), message })
+    }
+    .await;
+    let _ = guard.release().await;
+    result
+}
