@@ -3,6 +3,7 @@
 //! binary has one reporter and one table of exit codes (documented in the README).
 
 use crate::backup::BackupError;
+use crate::bundle::BundleError;
 use crate::config::ConfigError;
 use crate::graph::GraphError;
 use crate::restore::RestoreError;
@@ -55,6 +56,8 @@ pub enum Error {
     Restore(#[from] RestoreError),
     #[error(transparent)]
     Safety(#[from] SafetyError),
+    #[error(transparent)]
+    Bundle(#[from] BundleError),
     #[error("{0}")]
     NotConfirmed(String),
     #[error("{0}")]
@@ -73,6 +76,8 @@ impl Error {
             Error::Backup(_) => exit::FAILURE,
             Error::Restore(r) => restore_exit_code(r),
             Error::Safety(s) => safety_exit_code(s),
+            Error::Bundle(BundleError::Io { .. }) => exit::FAILURE,
+            Error::Bundle(_) => exit::INVALID_INPUT,
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Io(_) => exit::FAILURE,
             Error::Interrupted => exit::INTERRUPTED,
@@ -98,6 +103,8 @@ impl Error {
             Error::Restore(_) => "restore",
             Error::Safety(SafetyError::Locked { .. }) => "locked",
             Error::Safety(_) => "safety",
+            Error::Bundle(BundleError::Io { .. }) => "io",
+            Error::Bundle(_) => "invalid_bundle",
             Error::NotConfirmed(_) => "not_confirmed",
             Error::Io(_) => "io",
             Error::Interrupted => "interrupted",

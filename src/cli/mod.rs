@@ -6,6 +6,7 @@ pub mod backup;
 pub mod doctor;
 pub mod opt;
 pub mod output;
+pub mod package;
 pub mod restore;
 
 use std::io::IsTerminal;
@@ -127,6 +128,7 @@ async fn dispatch(ctx: &Context, command: Command) -> Result<Report> {
             BackupCommand::Init { reason } => backup::init(ctx, reason).await,
             BackupCommand::Restore { file, confirm } => restore::run(ctx, file, confirm).await,
         },
+        Command::Package(args) => package::run(ctx, args),
         Command::Recover => restore::recover(ctx).await,
     }
 }

@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand};
     long_about = "Install, upgrade, back up, restore and package the Neo4j database of the IGN Scripts \
 learning system.\n\nSettings come from flags, then the environment (NEO4J_URI, NEO4J_USERNAME, \
 NEO4J_PASSWORD, NEO4J_PASSWORD_FILE, NEO4J_DATABASE), then ign-setup.toml, then defaults.",
-    propagate_version = true
+    disable_help_subcommand = false
 )]
 pub struct Opt {
     #[command(flatten)]
@@ -66,6 +66,9 @@ pub enum Command {
     /// Create, list, inspect, verify and restore backups
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Build a release bundle (ign-scripts-X.Y.Z.zip) holding the newest backup
+    /// as initial_backup.json, the migrations, a manifest and SHA256SUMS
+    Package(PackageArgs),
     /// Finish the rollback of a restore or upgrade that was interrupted
     /// (killed process, lost server); says so when there is nothing to do
     Recover,
@@ -116,4 +119,42 @@ pub enum BackupCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct PackageArgs {
+    #[command(subcommand)]
+    pub command: Option<PackageCommand>,
+    /// Application version of the release (X.Y.Z)
+    #[arg(long, value_name = "X.Y.Z")]
+    pub version: Option<semver::Version>,
+    /// The backup to ship [default: the newest backup in the backup folder]
+    #[arg(long, value_name = "FILE")]
+    pub backup: Option<String>,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "release")]
+    pub out: PathBuf,
+    /// Migrations folder to include [default: migrations]
+    #[arg(long, value_name = "DIR")]
+    pub migrations: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PackageCommand {
+    /// Check a bundle: outer checksum, every entry against SHA256SUMS and the
+    /// manifest, entry safety (paths, links, sizes), and the backup itself
+    Verify {
+        /// The bundle zip
+        zip: PathBuf,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn command_tree_is_consistent() {
+        use clap::CommandFactory;
+        super::Opt::command().debug_assert();
+    }
 }
