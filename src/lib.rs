@@ -12,6 +12,7 @@ pub mod error;
 pub mod graph;
 pub mod log;
 pub mod migrations;
+pub mod safety;
 pub mod state;
 
 /// This tool's version, recorded in backups, manifests and migration history.
