@@ -8,9 +8,18 @@
 
 mod durable;
 mod error;
+mod flock;
 pub mod journal;
+mod lease;
+pub mod lock;
 mod owner;
 
 pub use error::SafetyError;
+pub use flock::LOCK_FILE;
 pub use journal::{Journal, JournalEntry, OperationKind, Phase, JOURNAL_FILE};
+pub use lease::{DEFAULT_LEASE, LOCK_LABEL};
+pub use lock::{acquire, acquire_with_lease, clear_stale, LockGuard};
 pub use owner::{host_name, pid_alive};
+
+#[cfg(test)]
+mod db_tests;

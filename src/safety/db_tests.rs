@@ -1,0 +1,157 @@
+//! The database lease against a real Bolt server. Ignored by default because it
+//! needs one: run `cargo test --lib safety -- --ignored`. Like the integration
+//! tests it reads `NEO4J_TEST_URI`, `_USER`, `_PASSWORD` and `_DATABASE`
+//! (defaults: the local ArcadeDB test server). It deletes every lock node there,
+//! so point it only at a scratch server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use neo4rs::query;
+
+use super::lease::{self, LOCK_LABEL};
+use super::owner::host_name;
+use super::{acquire, acquire_with_lease, clear_stale, SafetyError};
+use crate::config::{BoltUri, ConnectSettings, PasswordSource, Secret};
+use crate::graph::Db;
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(format!("NEO4J_TEST_{name}")).unwrap_or_else(|_| default.to_owned())
+}
+
+async fn connect() -> Arc<Db> {
+    let password = Secret::new(env("PASSWORD", "testpassword123"));
+    let settings = ConnectSettings {
+        uri: BoltUri::parse(&env("URI", "bolt://127.0.0.1:17687")).unwrap(),
+        user: env("USER", "root"),
+        password: PasswordSource::Given(password.clone()),
+        database: Some(env("DATABASE", "neo4j")),
+        connect_timeout: Duration::from_secs(20),
+    };
+    Arc::new(Db::connect(&settings, &password).await.unwrap())
+}
+
+async fn wipe(db: &Db) {
+    db.run(query(&format!("MATCH (l:{LOCK_LABEL}) DELETE l")))
+        .await
+        .unwrap();
+}
+
+async fn plant(db: &Db, owner: &str, host: &str, pid: i64, expires_in_ms: i64) {
+    db.run(
+        query(&format!(
+            "CREATE (l:{LOCK_LABEL} {{id: 'lock', owner: $owner, host: $host, pid: $pid, \
+             operation: 'upgrade', since: '2020-01-01T00:00:00.000Z', expires_at_ms: $expires}})"
+        ))
+        .param("owner", owner)
+        .param("host", host)
+        .param("pid", pid)
+        .param("expires", lease::now_ms() + expires_in_ms),
+    )
+    .await
+    .unwrap();
+}
+
+fn locked_by(err: SafetyError) -> String {
+    match err {
+        SafetyError::Locked { holder, .. } => holder,
+        other => panic!("expected Locked, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs a Bolt server"]
+async fn lease_is_exclusive_renewed_taken_over_and_released() {
+    let db = connect().await;
+    wipe(&db).await;
+    let dir_a = tempfile::tempdir().unwrap();
+    let dir_b = tempfile::tempdir().unwrap();
+    let me = format!("{}/{}", host_name(), std::process::id());
+
+    // Held, and refused to a second client (another backup folder, so only the
+    // lease stands in the way).
+    let a = acquire_with_lease(
+        db.clone(),
+        dir_a.path(),
+        "restore",
+        Duration::from_millis(1500),
+    )
+    .await
+    .unwrap();
+    let err = acquire(db.clone(), dir_b.path(), "upgrade")
+        .await
+        .unwrap_err();
+    assert_eq!(locked_by(err), format!("{me} (restore)"));
+
+    // The heartbeat keeps it past its lease length.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    a.check().unwrap();
+    let err = acquire(db.clone(), dir_b.path(), "upgrade")
+        .await
+        .unwrap_err();
+    assert_eq!(locked_by(err), format!("{me} (restore)"));
+    a.release().await.unwrap();
+    assert!(lease::read(&db).await.unwrap().is_empty());
+
+    // A live lease of another host is respected, also by clear_stale.
+    plant(&db, "other-token", "elsewhere", 1, 60_000).await;
+    let err = acquire(db.clone(), dir_b.path(), "restore")
+        .await
+        .unwrap_err();
+    assert_eq!(locked_by(err), "elsewhere/1 (upgrade)");
+    assert_eq!(clear_stale(&db, dir_b.path()).await.unwrap(), None);
+
+    // Once expired, clear_stale removes it and says whose it was.
+    wipe(&db).await;
+    plant(&db, "other-token", "elsewhere", 1, -1000).await;
+    let removed = clear_stale(&db, dir_b.path()).await.unwrap().unwrap();
+    assert!(
+        removed.starts_with("elsewhere/1 (upgrade) since 2020-"),
+        "{removed}"
+    );
+    assert!(lease::read(&db).await.unwrap().is_empty());
+
+    // An expired lease is taken over by acquire.
+    plant(&db, "other-token", "elsewhere", 1, -1000).await;
+    let b = acquire(db.clone(), dir_b.path(), "restore").await.unwrap();
+    let now = lease::read(&db).await.unwrap();
+    assert_eq!(now.len(), 1);
+    assert_ne!(now[0].owner, "other-token");
+    assert_eq!(now[0].holder.describe(), format!("{me} (restore)"));
+    b.release().await.unwrap();
+
+    // So is an unexpired lease of a dead process on this host.
+    plant(&db, "other-token", &host_name(), 999_999_999, 60_000).await;
+    let c = acquire(db.clone(), dir_b.path(), "install").await.unwrap();
+    assert_eq!(
+        lease::read(&db).await.unwrap()[0].holder.describe(),
+        format!("{me} (install)")
+    );
+    c.release().await.unwrap();
+
+    // A rival takes the lease behind our back; the heartbeat notices and check() says so.
+    let d = acquire_with_lease(
+        db.clone(),
+        dir_a.path(),
+        "upgrade",
+        Duration::from_millis(600),
+    )
+    .await
+    .unwrap();
+    db.run(query(&format!(
+        "MATCH (l:{LOCK_LABEL} {{id: 'lock'}}) SET l.owner = 'thief', l.host = 'elsewhere', l.pid = 7, l.operation = 'restore'"
+    )))
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let err = d.check().unwrap_err();
+    assert!(
+        matches!(&err, SafetyError::LeaseLost { holder } if holder.starts_with("elsewhere/7 (restore)")),
+        "{err:?}"
+    );
+    // Releasing a lost lease leaves the thief's node alone.
+    d.release().await.unwrap();
+    assert_eq!(lease::read(&db).await.unwrap()[0].owner, "thief");
+
+    wipe(&db).await;
+}
