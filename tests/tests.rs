@@ -5,3 +5,5 @@ mod support;
 
 #[path = "doctor.rs"]
 mod doctor;
+#[path = "restore.rs"]
+mod restore;

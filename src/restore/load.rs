@@ -243,15 +243,18 @@ async fn load_rels(
 pub async fn remove_temporary_markers(db: &Db) -> Result<(), RestoreError> {
     let label = escape_name(TEMP_LABEL)?;
     let key = escape_name(TEMP_KEY)?;
-    loop {
-        let rows = db
-            .rows(query(&format!(
-                "MATCH (n:{label}) WITH n LIMIT 10000 REMOVE n:{label} REMOVE n.{key} RETURN count(n) AS c"
-            )))
-            .await?;
-        let c: i64 = rows.first().and_then(|r| r.get("c").ok()).unwrap_or(0);
-        if c == 0 {
-            break;
+    // Key first, then label, in separate statements: some servers turn a label
+    // change into a new record, which would drop a REMOVE in the same statement.
+    for cypher in [
+        format!("MATCH (n:{label}) WHERE n.{key} IS NOT NULL WITH n LIMIT 10000 REMOVE n.{key} RETURN count(n) AS c"),
+        format!("MATCH (n:{label}) WITH n LIMIT 10000 REMOVE n:{label} RETURN count(n) AS c"),
+    ] {
+        loop {
+            let rows = db.rows(query(&cypher)).await?;
+            let c: i64 = rows.first().and_then(|r| r.get("c").ok()).unwrap_or(0);
+            if c == 0 {
+                break;
+            }
         }
     }
     db.run(query(&format!(

@@ -1,7 +1,8 @@
 //! The database lease against a real Bolt server. Ignored by default because it
-//! needs one: run `cargo test --lib safety -- --ignored`, pointing
-//! `IGN_SETUP_TEST_URI`, `_USER`, `_PASSWORD` and `_DATABASE` at a scratch server
-//! (defaults: the local ArcadeDB test server). It deletes every lock node there.
+//! needs one: run `cargo test --lib safety -- --ignored`. Like the integration
+//! tests it reads `NEO4J_TEST_URI`, `_USER`, `_PASSWORD` and `_DATABASE`
+//! (defaults: the local ArcadeDB test server). It deletes every lock node there,
+//! so point it only at a scratch server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +16,7 @@ use crate::config::{BoltUri, ConnectSettings, PasswordSource, Secret};
 use crate::graph::Db;
 
 fn env(name: &str, default: &str) -> String {
-    std::env::var(format!("IGN_SETUP_TEST_{name}")).unwrap_or_else(|_| default.to_owned())
+    std::env::var(format!("NEO4J_TEST_{name}")).unwrap_or_else(|_| default.to_owned())
 }
 
 async fn connect() -> Arc<Db> {

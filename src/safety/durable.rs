@@ -68,18 +68,6 @@ pub(crate) fn remove_durable(path: &Path) -> Result<(), SafetyError> {
     }
 }
 
-/// Opens (creating if needed) a file with [`FILE_MODE`], for the lock file.
-pub(crate) fn open_rw(path: &Path) -> Result<File, SafetyError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(FILE_MODE)
-        .open(path)
-        .map_err(|e| SafetyError::io("open", path, e))
-}
-
 /// Makes sure the folder holding these files exists.
 pub(crate) fn ensure_dir(dir: &Path) -> Result<(), SafetyError> {
     fs::create_dir_all(dir).map_err(|e| SafetyError::io("create folder", dir, e))

@@ -8,10 +8,10 @@
 //! which is also why the file is never deleted (deleting it would let a second
 //! process lock a new file while the first still holds the old one).
 
-use std::fs::{File, Permissions};
+use std::fs::{File, OpenOptions, Permissions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -69,7 +69,7 @@ impl LocalLock {
     pub(crate) fn acquire(backup_dir: &Path, operation: &str) -> Result<LocalLock, SafetyError> {
         durable::ensure_dir(backup_dir)?;
         let path = backup_dir.join(LOCK_FILE);
-        let mut file = durable::open_rw(&path)?;
+        let mut file = open_rw(&path)?;
         if !try_lock_exclusive(&file).map_err(|e| SafetyError::io("lock", &path, e))? {
             return Err(read_holder(&path).locked());
         }
@@ -93,7 +93,7 @@ impl LocalLock {
         if !path.exists() {
             return Ok(None);
         }
-        let file = durable::open_rw(&path)?;
+        let file = open_rw(&path)?;
         if try_lock_exclusive(&file).map_err(|e| SafetyError::io("lock", &path, e))? {
             Ok(None)
         } else {
@@ -110,6 +110,18 @@ impl Drop for LocalLock {
             crate::log::debug(format!("could not empty {}", self.path.display()));
         }
     }
+}
+
+/// Opens the lock file, creating it with [`FILE_MODE`] if needed.
+fn open_rw(path: &Path) -> Result<File, SafetyError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(FILE_MODE)
+        .open(path)
+        .map_err(|e| SafetyError::io("open", path, e))
 }
 
 fn try_lock_exclusive(file: &File) -> std::io::Result<bool> {

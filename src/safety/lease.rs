@@ -13,9 +13,12 @@
 //! [`confirm_unique`] then settles on one winner by token order. Take-overs update
 //! the node only after write-locking it, so they cannot both succeed.
 
-use std::time::Duration;
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use neo4rs::{query, Row};
+use sha2::{Digest, Sha256};
 
 use super::flock::Holder;
 use super::owner::{host_name, pid_alive};
@@ -232,4 +235,66 @@ pub(crate) async fn delete_if_owned(db: &Db, owner: &str) -> Result<(), GraphErr
         .param("owner", owner),
     )
     .await
+}
+
+/// A random 128-bit token in hex. `RandomState` is seeded from the operating
+/// system's random source, so two clients never pick the same token.
+pub(crate) fn random_token() -> String {
+    let mut digest = Sha256::new();
+    for _ in 0..2 {
+        let mut h = RandomState::new().build_hasher();
+        h.write_u32(std::process::id());
+        digest.update(h.finish().to_le_bytes());
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    digest.update(nanos.to_le_bytes());
+    digest.update(host_name().as_bytes());
+    hex::encode(&digest.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(host: &str, pid: u32, expires_at_ms: i64) -> Lease {
+        Lease {
+            owner: random_token(),
+            holder: Holder {
+                host: host.into(),
+                pid,
+                operation: "restore".into(),
+                since: "2020-01-01T00:00:00.000Z".into(),
+            },
+            expires_at_ms,
+        }
+    }
+
+    #[test]
+    fn stale_when_expired_or_its_local_process_is_gone() {
+        let now = now_ms();
+        let me = std::process::id();
+        assert_eq!(lease("elsewhere", 1, now + 60_000).stale_reason(now), None);
+        assert_eq!(
+            lease(&host_name(), me, now + 60_000).stale_reason(now),
+            None
+        );
+        assert_eq!(
+            lease("elsewhere", 1, now - 1).stale_reason(now),
+            Some("its lease expired")
+        );
+        assert_eq!(
+            lease(&host_name(), 999_999_999, now + 60_000).stale_reason(now),
+            Some("its process is gone")
+        );
+    }
+
+    #[test]
+    fn tokens_differ() {
+        let a = random_token();
+        assert_eq!(a.len(), 32);
+        assert_ne!(a, random_token());
+    }
 }

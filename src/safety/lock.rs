@@ -15,8 +15,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 use super::flock::{Holder, LocalLock};
-use super::lease::{self, DEFAULT_LEASE};
-use super::owner::random_token;
+use super::lease::{self, random_token, DEFAULT_LEASE};
 use super::SafetyError;
 use crate::graph::Db;
 

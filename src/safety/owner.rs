@@ -1,11 +1,5 @@
-//! Who is running: this host's name, whether a process recorded in a journal or
-//! lock is still alive, and unguessable tokens that tell lock owners apart.
-
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::time::{SystemTime, UNIX_EPOCH};
-
-use sha2::{Digest, Sha256};
+//! Who is running: this host's name, and whether a process recorded in a journal
+//! or lock is still alive.
 
 /// This machine's name as recorded in journals and locks.
 pub fn host_name() -> String {
@@ -50,22 +44,4 @@ fn is_other_program(pid: u32) -> bool {
 #[cfg(not(target_os = "linux"))]
 fn is_other_program(_pid: u32) -> bool {
     false
-}
-
-/// A random 128-bit token in hex. `RandomState` is seeded from the operating
-/// system's random source, so two clients never pick the same token.
-pub(crate) fn random_token() -> String {
-    let mut digest = Sha256::new();
-    for _ in 0..2 {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u32(std::process::id());
-        digest.update(h.finish().to_le_bytes());
-    }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
-    digest.update(nanos.to_le_bytes());
-    digest.update(host_name().as_bytes());
-    hex::encode(&digest.finalize()[..16])
 }

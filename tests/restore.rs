@@ -1,0 +1,209 @@
+//! `backup restore` and `recover`: round trips, the original tool's format,
+//! refusals that change nothing, and rollback after failures and kills.
+
+use std::time::Duration;
+
+use predicates::prelude::*;
+
+use crate::support::{repo_root, snapshot_dir, TestDb};
+
+/// The database's content without ids: every node's labels and properties and
+/// every relationship's type, properties and endpoint names, sorted.
+fn content(t: &TestDb) -> Vec<String> {
+    let mut out: Vec<String> = t
+        .query("MATCH (n) WHERE NOT n:IgnSetupLock RETURN labels(n) AS l, properties(n) AS p")
+        .into_iter()
+        .map(|r| {
+            let mut labels: Vec<String> = serde_json::from_value(r["l"].clone()).unwrap();
+            labels.sort();
+            format!("N {labels:?} {}", r["p"])
+        })
+        .collect();
+    out.extend(
+        t.query("MATCH (a)-[r]->(b) RETURN type(r) AS t, properties(r) AS p, properties(a) AS a, properties(b) AS b")
+            .into_iter()
+            .map(|r| format!("R {} {} {} {}", r["t"], r["p"], r["a"], r["b"])),
+    );
+    out.sort();
+    out
+}
+
+fn seed(t: &TestDb) {
+    t.exec(
+        "CREATE (a:Function:`Hostile ``) DETACH DELETE n //` {name: 'system.tag.read', usage_count: 5, score: 1.5, tags: ['a','b'], `_id`: 'not an id'}), \
+                (b:Function {name: 'system.db.runQuery', usage_count: 9223372036854775807, deprecated: false}), \
+                (c:Template {name: 'tmpl', `prop with space`: 'ü ✓'}), \
+                (a)-[:CO_OCCURS_WITH {confidence: 0.85}]->(b), (c)-[:`USES ``x```]->(a)",
+    );
+}
+
+fn backup_files(t: &TestDb) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(t.backup_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ign_scripts_db_backup_"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn legacy_sample_restores_with_its_counts() {
+    let t = TestDb::acquire();
+    let sample = repo_root().join("tests/data/legacy-format-sample.json");
+    t.cmd()
+        .args(["backup", "restore", "--yes", "--file"])
+        .arg(&sample)
+        .assert()
+        .success();
+    assert_eq!(t.count("MATCH (n) RETURN count(n) AS c"), 100);
+    assert_eq!(t.count("MATCH ()-[r]->() RETURN count(r) AS c"), 259);
+    assert_eq!(
+        t.count("MATCH (n:IgnSetupRestoring) RETURN count(n) AS c"),
+        0,
+        "temporary label removed"
+    );
+}
+
+#[test]
+fn backup_restore_backup_gives_the_same_content_with_hostile_names() {
+    let t = TestDb::acquire();
+    seed(&t);
+    let before = content(&t);
+    t.cmd().args(["backup", "create"]).assert().success();
+    let file = backup_files(&t).pop().unwrap();
+    t.wipe();
+    t.exec("CREATE (:Other {x: 1})");
+    t.cmd()
+        .args(["backup", "restore", "--yes", "--file", &file])
+        .assert()
+        .success();
+    assert_eq!(content(&t), before);
+    // A hostile label is stored as that label, not executed.
+    assert_eq!(
+        t.count("MATCH (n:`Hostile ``) DETACH DELETE n //`) RETURN count(n) AS c"),
+        1
+    );
+    // The safety backup holds what was replaced.
+    let files = backup_files(&t);
+    assert_eq!(files.len(), 2, "{files:?}");
+}
+
+#[test]
+fn refusals_change_nothing() {
+    let t = TestDb::acquire();
+    seed(&t);
+    let before = content(&t);
+    t.cmd().args(["backup", "create"]).assert().success();
+    let file = backup_files(&t).pop().unwrap();
+    let folder = snapshot_dir(&t.backup_dir());
+    // No terminal and no --yes.
+    t.cmd()
+        .args(["backup", "restore", "--file", &file])
+        .assert()
+        .code(40)
+        .stderr(predicate::str::contains("--yes"));
+    // A corrupt file.
+    let bad = t.path("bad.json");
+    let mut bytes = std::fs::read(t.backup_dir().join(&file)).unwrap();
+    let n = bytes.len();
+    bytes.truncate(n - 40);
+    std::fs::write(&bad, bytes).unwrap();
+    t.cmd()
+        .args(["backup", "restore", "--yes", "--file"])
+        .arg(&bad)
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains("not valid JSON"));
+    t.cmd()
+        .args(["backup", "restore", "--yes", "--file", "nope.json"])
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains("no backup named"));
+    assert_eq!(content(&t), before);
+    assert_eq!(snapshot_dir(&t.backup_dir()), folder);
+}
+
+#[test]
+fn a_failure_in_the_middle_is_rolled_back() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 3000) AS i CREATE (:Function {name: 'f' + toString(i), i: i})");
+    t.exec("MATCH (a:Function), (b:Function) WHERE b.i = a.i + 1 CREATE (a)-[:NEXT]->(b)");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let file = backup_files(&t).pop().unwrap();
+    // The state to return to differs from the backup.
+    t.exec("MATCH (n:Function) WHERE n.i > 2500 DETACH DELETE n");
+    t.exec("CREATE (:Marker {keep: true})");
+    let before = content(&t);
+    for fault in [
+        "restore.batch:2",
+        "restore.before-verify:1",
+        "restore.after-clear:1",
+    ] {
+        t.cmd()
+            .env("IGN_SETUP_FAULT", fault)
+            .args(["backup", "restore", "--yes", "--file", &file])
+            .assert()
+            .code(31)
+            .stderr(predicate::str::contains("rolled back"));
+        assert_eq!(content(&t), before, "after {fault}");
+        assert!(!t.backup_dir().join(".journal.json").exists());
+    }
+}
+
+#[test]
+fn a_killed_restore_is_recovered_by_the_next_run() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 20000) AS i CREATE (:Function {name: 'f' + toString(i), i: i, d: 'some text to make it heavier'})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let file = backup_files(&t).pop().unwrap();
+    t.exec("MATCH (n:Function) WHERE n.i > 100 DETACH DELETE n");
+    let before = content(&t);
+    let bin = assert_cmd::cargo::cargo_bin("ign-setup");
+    let mut recovered_once = false;
+    for delay_ms in [1500u64, 3000] {
+        let mut child = std::process::Command::new(&bin)
+            .current_dir(t.work.path())
+            .env("NEO4J_URI", &t.server.uri)
+            .env("NEO4J_USERNAME", &t.server.user)
+            .env("NEO4J_PASSWORD", &t.server.password)
+            .env("NEO4J_DATABASE", &t.server.database)
+            .args(["backup", "restore", "--yes", "--file", &file])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let _ = child.wait();
+        let journal = t.backup_dir().join(".journal.json").exists();
+        // The next command finishes the recovery before doing its own work.
+        t.cmd().args(["backup", "status"]).assert().success();
+        assert!(!t.backup_dir().join(".journal.json").exists());
+        let now = content(&t);
+        if journal {
+            recovered_once = true;
+            assert_eq!(now, before, "killed after {delay_ms} ms");
+        } else {
+            // The restore finished before the kill: the backup's state, complete.
+            assert_eq!(t.count("MATCH (n:Function) RETURN count(n) AS c"), 20000);
+            t.cmd()
+                .args([
+                    "backup",
+                    "restore",
+                    "--yes",
+                    "--file",
+                    backup_files(&t).last().unwrap(),
+                ])
+                .assert()
+                .success();
+        }
+        t.cmd()
+            .arg("recover")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Nothing to recover"));
+    }
+    assert!(recovered_once, "no kill landed during the restore");
+}
