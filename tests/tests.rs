@@ -5,3 +5,6 @@ mod support;
 
 #[path = "doctor.rs"]
 mod doctor;
+
+#[path = "backup.rs"]
+mod backup;
