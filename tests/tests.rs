@@ -7,3 +7,6 @@ mod support;
 mod doctor;
 #[path = "restore.rs"]
 mod restore;
+
+#[path = "backup.rs"]
+mod backup;

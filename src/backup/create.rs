@@ -11,7 +11,7 @@ use super::format::{BackupType, Metadata, Schema, SchemaItem, ServerMeta, SOURCE
 use super::store::BackupStore;
 use super::verify::{verify_backup, VerifyReport};
 use super::writer::BackupWriter;
-use super::BackupError;
+use super::{with_causes, BackupError};
 use crate::graph::{value, Db, GraphError};
 use crate::progress::Progress;
 
@@ -183,7 +183,7 @@ fn id_text(v: Option<BoltType>) -> Result<String, BackupError> {
 fn props_of(v: Option<BoltType>, id: &str) -> Result<Map<String, Value>, BackupError> {
     match v {
         Some(BoltType::Map(m)) => value::encode_properties(&m)
-            .map_err(|e| BackupError::Value(format!("entity `{id}`: {e}"))),
+            .map_err(|e| BackupError::Value(format!("entity `{id}`: {}", with_causes(&e)))),
         Some(BoltType::Null(_)) | None => Ok(Map::new()),
         Some(other) => Err(BackupError::Value(format!(
             "entity `{id}`: properties are {other:?}"

@@ -85,6 +85,20 @@ pub enum BackupError {
     Value(String),
 }
 
+/// An error and all its causes on one line: `property "x": integer ... does not fit`.
+/// For errors that end up inside a message string, where the reporter can no
+/// longer follow `source()`.
+pub(crate) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 impl BackupError {
     pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> BackupError {
         BackupError::Io {

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use super::format::{
     Metadata, NodeRecord, RelRecord, Schema, Statistics, FORMAT_VERSION, LEGACY_FORMAT_VERSION,
 };
-use super::BackupError;
+use super::{with_causes, BackupError};
 use crate::graph::value;
 
 /// Receives records while a backup is read.
@@ -434,7 +434,7 @@ fn node_record(mut obj: Map<String, Value>, legacy: bool) -> Result<NodeRecord, 
     if legacy {
         let id = id_of(obj.remove("_id"), "_id")?;
         let labels = string_list(obj.remove("_labels"), "_labels")?;
-        let properties = value::decode_properties_legacy(&obj).map_err(|e| e.to_string())?;
+        let properties = value::decode_properties_legacy(&obj).map_err(|e| with_causes(&e))?;
         return Ok(NodeRecord {
             id,
             labels,
@@ -444,7 +444,8 @@ fn node_record(mut obj: Map<String, Value>, legacy: bool) -> Result<NodeRecord, 
     let id = id_of(obj.remove("id"), "id")?;
     let labels = string_list(obj.remove("labels"), "labels")?;
     let p = props(obj.remove("properties"))?;
-    let properties = value::decode_properties(&p).map_err(|e| format!("node `{id}`: {e}"))?;
+    let properties =
+        value::decode_properties(&p).map_err(|e| format!("node `{id}`: {}", with_causes(&e)))?;
     Ok(NodeRecord {
         id,
         labels,
@@ -466,10 +467,11 @@ fn rel_record(mut obj: Map<String, Value>, legacy: bool) -> Result<RelRecord, St
     let start = id_of(obj.remove(s), s)?;
     let end = id_of(obj.remove(e), e)?;
     let properties = if legacy {
-        value::decode_properties_legacy(&obj).map_err(|e| e.to_string())?
+        value::decode_properties_legacy(&obj).map_err(|e| with_causes(&e))?
     } else {
         let p = props(obj.remove("properties"))?;
-        value::decode_properties(&p).map_err(|e| format!("relationship `{id}`: {e}"))?
+        value::decode_properties(&p)
+            .map_err(|e| format!("relationship `{id}`: {}", with_causes(&e)))?
     };
     Ok(RelRecord {
         id,

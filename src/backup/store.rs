@@ -158,7 +158,8 @@ impl BackupStore {
 
     /// Keeps the newest `keep` timestamped backups. Never removes the file just
     /// written, a file named in `protected` (the safety backup of an unfinished
-    /// operation) or `initial_backup.json`.
+    /// operation), `initial_backup.json`, or a file whose metadata cannot be
+    /// read: that may be a newer ign-setup's format, and is a person's to judge.
     pub fn apply_retention(
         &self,
         just_written: &str,
@@ -167,7 +168,7 @@ impl BackupStore {
         let mut kept = 0usize;
         let mut removed = Vec::new();
         for e in self.list()? {
-            if e.is_initial() {
+            if e.is_initial() || e.metadata.is_none() {
                 continue;
             }
             if e.file == just_written
