@@ -1,14 +1,16 @@
 //! Loading a verified backup into an empty database: nodes in UNWIND batches
-//! grouped by label set, each tagged with a temporary label and the element id
-//! it had in the backup (indexed), so relationships can find their endpoints;
-//! then relationships in batches grouped by type; then the temporary key,
-//! label and index are removed. Every label, type and key reaches Cypher
-//! through `escape_name`; every value travels as a parameter.
+//! grouped by label set, each query returning the new element id of every node
+//! it created; the client keeps the map from backup id to new id, and
+//! relationships (in batches grouped by type) find their endpoints by element
+//! id, which every server looks up directly. Nothing temporary is written to
+//! the database, so nothing has to be cleaned up after a load or a failure.
+//! Every label, type and key reaches Cypher through `escape_name`; every value
+//! travels as a parameter.
 //!
 //! The file is parsed on a blocking thread and handed over in bounded
 //! batches, so memory stays flat whatever the file's size.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use neo4rs::{query, BoltList, BoltMap, BoltString, BoltType};
@@ -20,12 +22,6 @@ use crate::backup::reader::{read_backup, RecordSink};
 use crate::backup::BackupError;
 use crate::graph::{escape_name, label_expr, Db};
 use crate::progress::Progress;
-
-/// Label put on every restored node until the load is complete.
-pub const TEMP_LABEL: &str = "IgnSetupRestoring";
-/// Property holding the node's element id from the backup, during the load.
-pub const TEMP_KEY: &str = "ign_setup_restore_id";
-pub const TEMP_INDEX: &str = "ign_setup_restore_id_index";
 
 /// Records per UNWIND query.
 pub const BATCH: usize = 1000;
@@ -92,15 +88,8 @@ pub async fn load_data(
     rel_total: u64,
     progress: bool,
 ) -> Result<Loaded, RestoreError> {
-    db.run(query(&format!(
-        "CREATE INDEX {} IF NOT EXISTS FOR (n:{}) ON (n.{})",
-        escape_name(TEMP_INDEX)?,
-        escape_name(TEMP_LABEL)?,
-        escape_name(TEMP_KEY)?
-    )))
-    .await?;
-    let _ = db.run(query("CALL db.awaitIndexes(300)")).await;
-
+    let idf = crate::backup::create::id_function(db);
+    let mut ids: HashMap<String, BoltType> = HashMap::new();
     let (tx, mut rx) = mpsc::channel::<Batch>(4);
     let owned = path.to_owned();
     let parser = tokio::task::spawn_blocking(move || {
@@ -121,8 +110,6 @@ pub async fn load_data(
     let mut loaded = Loaded::default();
     let node_bar = Progress::new(progress, "nodes", node_total);
     let mut rel_bar: Option<Progress> = None;
-    let temp_label = escape_name(TEMP_LABEL)?;
-    let temp_key = escape_name(TEMP_KEY)?;
     let mut result: Result<(), RestoreError> = Ok(());
     while let Some(batch) = rx.recv().await {
         if crate::interrupt::requested() {
@@ -132,7 +119,9 @@ pub async fn load_data(
         let step = match batch {
             Batch::Nodes(nodes) => {
                 let n = nodes.len() as u64;
-                let r = load_nodes(db, nodes, &temp_label, &temp_key).await;
+                let t = std::time::Instant::now();
+                let r = load_nodes(db, nodes, idf, &mut ids).await;
+                crate::log::debug(format!("{n} nodes in {:?}", t.elapsed()));
                 loaded.nodes += n;
                 node_bar.inc(n);
                 r
@@ -143,7 +132,9 @@ pub async fn load_data(
                     Progress::new(progress, "relationships", rel_total)
                 });
                 let n = rels.len() as u64;
-                let r = load_rels(db, rels, &temp_label, &temp_key).await;
+                let t = std::time::Instant::now();
+                let r = load_rels(db, rels, idf, &ids).await;
+                crate::log::debug(format!("{n} relationships in {:?}", t.elapsed()));
                 loaded.relationships += n;
                 bar.inc(n);
                 r
@@ -165,7 +156,6 @@ pub async fn load_data(
     if let Some(b) = rel_bar {
         b.finish();
     }
-    remove_temporary_markers(db).await?;
     Ok(loaded)
 }
 
@@ -176,8 +166,8 @@ fn bolt_str(s: &str) -> BoltType {
 async fn load_nodes(
     db: &Db,
     nodes: Vec<NodeRecord>,
-    temp_label: &crate::graph::CypherName,
-    temp_key: &crate::graph::CypherName,
+    idf: &str,
+    ids: &mut HashMap<String, BoltType>,
 ) -> Result<(), RestoreError> {
     let mut groups: BTreeMap<Vec<String>, Vec<BoltType>> = BTreeMap::new();
     for n in nodes {
@@ -190,12 +180,29 @@ async fn load_nodes(
         groups.entry(labels).or_default().push(BoltType::Map(row));
     }
     for (labels, rows) in groups {
+        let expected = rows.len();
         let cypher = format!(
-            "UNWIND $rows AS row CREATE (n{}:{temp_label}) SET n = row.p SET n.{temp_key} = row.id",
+            "UNWIND $rows AS row CREATE (n{}) SET n = row.p RETURN row.id AS old, {idf}(n) AS new",
             label_expr(&labels)?
         );
-        db.run(query(&cypher).param("rows", BoltType::List(BoltList::from(rows))))
+        let out = db
+            .rows(query(&cypher).param("rows", BoltType::List(BoltList::from(rows))))
             .await?;
+        if out.len() != expected {
+            return Err(RestoreError::Mismatch(format!(
+                "{} of {expected} nodes labelled {labels:?} were created",
+                out.len()
+            )));
+        }
+        for row in out {
+            let old: String = row.get("old").map_err(|e| {
+                RestoreError::Internal(format!("created node without its backup id: {e}"))
+            })?;
+            let new: BoltType = row
+                .get("new")
+                .map_err(|e| RestoreError::Internal(format!("created node without an id: {e}")))?;
+            ids.insert(old, new);
+        }
     }
     Ok(())
 }
@@ -203,14 +210,22 @@ async fn load_nodes(
 async fn load_rels(
     db: &Db,
     rels: Vec<RelRecord>,
-    temp_label: &crate::graph::CypherName,
-    temp_key: &crate::graph::CypherName,
+    idf: &str,
+    ids: &HashMap<String, BoltType>,
 ) -> Result<(), RestoreError> {
     let mut groups: BTreeMap<String, Vec<BoltType>> = BTreeMap::new();
     for r in rels {
+        let endpoint = |old: &str| {
+            ids.get(old).cloned().ok_or_else(|| {
+                RestoreError::Mismatch(format!(
+                    "relationship `{}` points at node `{old}`, which was not loaded",
+                    r.id
+                ))
+            })
+        };
         let mut row = BoltMap::with_capacity(3);
-        row.put(BoltString::new("s"), bolt_str(&r.start));
-        row.put(BoltString::new("e"), bolt_str(&r.end));
+        row.put(BoltString::new("s"), endpoint(&r.start)?);
+        row.put(BoltString::new("e"), endpoint(&r.end)?);
         row.put(BoltString::new("p"), BoltType::Map(r.properties));
         groups
             .entry(r.rel_type)
@@ -221,8 +236,8 @@ async fn load_rels(
         let expected = rows.len() as i64;
         let cypher = format!(
             "UNWIND $rows AS row \
-             MATCH (a:{temp_label} {{{temp_key}: row.s}}) \
-             MATCH (b:{temp_label} {{{temp_key}: row.e}}) \
+             MATCH (a) WHERE {idf}(a) = row.s \
+             MATCH (b) WHERE {idf}(b) = row.e \
              CREATE (a)-[r:{}]->(b) SET r = row.p RETURN count(r) AS c",
             escape_name(&rel_type)?
         );
@@ -236,32 +251,6 @@ async fn load_rels(
             )));
         }
     }
-    Ok(())
-}
-
-/// Removes the temporary id key, label and index, in batches.
-pub async fn remove_temporary_markers(db: &Db) -> Result<(), RestoreError> {
-    let label = escape_name(TEMP_LABEL)?;
-    let key = escape_name(TEMP_KEY)?;
-    // Key first, then label, in separate statements: some servers turn a label
-    // change into a new record, which would drop a REMOVE in the same statement.
-    for cypher in [
-        format!("MATCH (n:{label}) WHERE n.{key} IS NOT NULL WITH n LIMIT 10000 REMOVE n.{key} RETURN count(n) AS c"),
-        format!("MATCH (n:{label}) WITH n LIMIT 10000 REMOVE n:{label} RETURN count(n) AS c"),
-    ] {
-        loop {
-            let rows = db.rows(query(&cypher)).await?;
-            let c: i64 = rows.first().and_then(|r| r.get("c").ok()).unwrap_or(0);
-            if c == 0 {
-                break;
-            }
-        }
-    }
-    db.run(query(&format!(
-        "DROP INDEX {} IF EXISTS",
-        escape_name(TEMP_INDEX)?
-    )))
-    .await?;
     Ok(())
 }
 
