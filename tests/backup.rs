@@ -650,11 +650,15 @@ fn backups_in_the_same_second_get_a_suffix() {
             let fa = a["file"].as_str().unwrap();
             let fb = b["file"].as_str().unwrap();
             assert_ne!(fa, fb);
-            let base = fa.strip_suffix(".json").unwrap();
-            assert!(
-                fb == format!("{base}_1.json") || fb.starts_with(&format!("{base}_")),
-                "{fa} then {fb}"
-            );
+            // Same stamp, distinct names: `<stamp>.json`, `<stamp>_1.json`, `<stamp>_2.json`, ...
+            let stem = format!("ign_scripts_db_backup_{sa}");
+            for f in [fa, fb] {
+                let rest = f.strip_prefix(&stem).and_then(|r| r.strip_suffix(".json"));
+                assert!(
+                    matches!(rest, Some(r) if r.is_empty() || r.strip_prefix('_').is_some_and(|n| n.parse::<u32>().is_ok())),
+                    "{fa} then {fb}"
+                );
+            }
             for f in [fa, fb] {
                 run_json(&t, &["backup", "verify", f], 0);
             }
