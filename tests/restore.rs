@@ -7,25 +7,8 @@ use predicates::prelude::*;
 
 use crate::support::{repo_root, snapshot_dir, TestDb};
 
-/// The database's content without ids: every node's labels and properties and
-/// every relationship's type, properties and endpoint names, sorted.
 fn content(t: &TestDb) -> Vec<String> {
-    let mut out: Vec<String> = t
-        .query("MATCH (n) WHERE NOT n:IgnSetupLock RETURN labels(n) AS l, properties(n) AS p")
-        .into_iter()
-        .map(|r| {
-            let mut labels: Vec<String> = serde_json::from_value(r["l"].clone()).unwrap();
-            labels.sort();
-            format!("N {labels:?} {}", r["p"])
-        })
-        .collect();
-    out.extend(
-        t.query("MATCH (a)-[r]->(b) RETURN type(r) AS t, properties(r) AS p, properties(a) AS a, properties(b) AS b")
-            .into_iter()
-            .map(|r| format!("R {} {} {} {}", r["t"], r["p"], r["a"], r["b"])),
-    );
-    out.sort();
-    out
+    crate::support::db_content(&t.db)
 }
 
 fn seed(t: &TestDb) {

@@ -8,5 +8,8 @@ mod doctor;
 #[path = "restore.rs"]
 mod restore;
 
+#[path = "reliability.rs"]
+mod reliability;
+
 #[path = "backup.rs"]
 mod backup;

@@ -209,3 +209,139 @@ pub fn snapshot_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// A database server of a test's own, for tests that stop and restart it.
+/// Only with the self-started ArcadeDB server (not with `NEO4J_TEST_URI`).
+pub struct PrivateServer {
+    pub dir: PathBuf,
+    pub uri: String,
+    pub port: String,
+    pub password: String,
+}
+
+impl PrivateServer {
+    pub fn start() -> PrivateServer {
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "arcadedb-private-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        let password = "private-pw-7c1d".to_owned();
+        let uri = dev_db(
+            &[
+                "start",
+                "--password",
+                &password,
+                "--watch-pid",
+                &std::process::id().to_string(),
+            ],
+            &dir,
+        );
+        let port = uri.rsplit(':').next().unwrap().to_owned();
+        PrivateServer {
+            dir,
+            uri,
+            port,
+            password,
+        }
+    }
+
+    pub fn stop(&self) {
+        dev_db(&["stop"], &self.dir);
+    }
+
+    /// Starts the server again on the same port with the same data.
+    pub fn restart(&self) {
+        dev_db(
+            &[
+                "start",
+                "--password",
+                &self.password,
+                "--port",
+                &self.port,
+                "--watch-pid",
+                &std::process::id().to_string(),
+            ],
+            &self.dir,
+        );
+    }
+
+    pub fn cmd(&self, work: &Path) -> assert_cmd::Command {
+        let mut cmd = bare_cmd(work);
+        cmd.env("NEO4J_URI", &self.uri)
+            .env("NEO4J_USERNAME", "root")
+            .env("NEO4J_PASSWORD", &self.password)
+            .env("NEO4J_DATABASE", "neo4j");
+        cmd
+    }
+
+    pub fn connect(&self) -> Db {
+        let s = TestServer {
+            uri: self.uri.clone(),
+            user: "root".into(),
+            password: self.password.clone(),
+            database: "neo4j".into(),
+            data_dir: Some(self.dir.clone()),
+        };
+        runtime()
+            .block_on(connect(&s))
+            .expect("cannot connect to the private server")
+    }
+}
+
+impl Drop for PrivateServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn dev_db(args: &[&str], dir: &Path) -> String {
+    let mut cmd = StdCommand::new(repo_root().join("scripts/dev-db"));
+    cmd.arg(args[0]).arg("--dir").arg(dir).args(&args[1..]);
+    let out = cmd.output().expect("cannot run scripts/dev-db");
+    assert!(
+        out.status.success(),
+        "scripts/dev-db {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Runs a query on any connection and returns its rows as JSON objects.
+pub fn query_db(db: &Db, cypher: &str) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let rows = runtime()
+        .block_on(db.rows(neo4rs::query(cypher)))
+        .unwrap_or_else(|e| panic!("`{cypher}` failed: {e}"));
+    rows.iter()
+        .map(|r| {
+            r.to::<serde_json::Map<String, serde_json::Value>>()
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// A database's content without ids: every node's labels and properties and
+/// every relationship's type, properties and endpoints' properties, sorted.
+pub fn db_content(db: &Db) -> Vec<String> {
+    let mut out: Vec<String> = query_db(
+        db,
+        "MATCH (n) WHERE NOT n:IgnSetupLock RETURN labels(n) AS l, properties(n) AS p",
+    )
+    .into_iter()
+    .map(|r| {
+        let mut labels: Vec<String> = serde_json::from_value(r["l"].clone()).unwrap();
+        labels.sort();
+        format!("N {labels:?} {}", r["p"])
+    })
+    .collect();
+    out.extend(
+        query_db(db, "MATCH (a)-[r]->(b) RETURN type(r) AS t, properties(r) AS p, properties(a) AS a, properties(b) AS b")
+            .into_iter()
+            .map(|r| format!("R {} {} {} {}", r["t"], r["p"], r["a"], r["b"])),
+    );
+    out.sort();
+    out
+}

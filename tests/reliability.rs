@@ -1,0 +1,299 @@
+//! Reliability and security promises (docs/reliability.md): concurrency, a
+//! server that goes away mid-restore, a full or read-only disk during a backup,
+//! and secrets that never leak.
+
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+use std::time::Duration;
+
+use predicates::prelude::*;
+
+use crate::support::{db_content, snapshot_dir, PrivateServer, TestDb};
+
+fn backup_files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ign_scripts_db_backup_"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn spawn(t: &TestDb, args: &[&str]) -> std::process::Child {
+    StdCommand::new(assert_cmd::cargo::cargo_bin("ign-setup"))
+        .current_dir(t.work.path())
+        .env("NEO4J_URI", &t.server.uri)
+        .env("NEO4J_USERNAME", &t.server.user)
+        .env("NEO4J_PASSWORD", &t.server.password)
+        .env("NEO4J_DATABASE", &t.server.database)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn two_restores_started_together_one_runs_the_other_is_locked() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 8000) AS i CREATE (:Function {name: 'f' + toString(i), i: i})-[:USES]->(:Template {i: i})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let file = backup_files(&t.backup_dir()).pop().unwrap();
+    let before = db_content(&t.db);
+    let a = spawn(&t, &["backup", "restore", "--yes", "--file", &file]);
+    let b = spawn(&t, &["backup", "restore", "--yes", "--file", &file]);
+    let outs = [a.wait_with_output().unwrap(), b.wait_with_output().unwrap()];
+    let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
+    let locked = outs.iter().filter(|o| o.status.code() == Some(30)).count();
+    let ok = outs.iter().filter(|o| o.status.success()).count();
+    assert_eq!(
+        (ok, locked),
+        (1, 1),
+        "exit codes {codes:?}: {:?}",
+        outs.iter()
+            .map(|o| String::from_utf8_lossy(&o.stderr).into_owned())
+            .collect::<Vec<_>>()
+    );
+    let refused = outs.iter().find(|o| o.status.code() == Some(30)).unwrap();
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("locked by"));
+    assert_eq!(
+        db_content(&t.db),
+        before,
+        "the restored backup holds the same content"
+    );
+}
+
+#[test]
+fn a_server_stopped_mid_restore_is_recovered_once_it_is_back() {
+    let server = PrivateServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let db = server.connect();
+    let run = |cypher: &str| {
+        crate::support::runtime()
+            .block_on(db.run(neo4rs::query(cypher)))
+            .unwrap()
+    };
+    run("UNWIND range(1, 30000) AS i CREATE (:Function {name: 'f' + toString(i), i: i, d: 'text to make the load take a while'})");
+    server
+        .cmd(work.path())
+        .args(["backup", "create"])
+        .assert()
+        .success();
+    let file = backup_files(&work.path().join("neo4j/fullbackup"))
+        .pop()
+        .unwrap();
+    run("MATCH (n:Function) WHERE n.i > 100 DETACH DELETE n");
+    run("CREATE (:Marker {state: 'before'})");
+    let before = db_content(&db);
+    drop(db);
+
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("ign-setup"))
+        .current_dir(work.path())
+        .env("NEO4J_URI", &server.uri)
+        .env("NEO4J_USERNAME", "root")
+        .env("NEO4J_PASSWORD", &server.password)
+        .env("NEO4J_DATABASE", "neo4j")
+        .args(["backup", "restore", "--yes", "--file", &file])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the restore is clearing or loading (the journal says so), then pull the plug.
+    let journal = work.path().join("neo4j/fullbackup/.journal.json");
+    let mut waited = 0;
+    while waited < 600 {
+        if std::fs::read_to_string(&journal)
+            .map(|j| j.contains("destructive"))
+            .unwrap_or(false)
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        waited += 1;
+    }
+    assert!(
+        journal.exists(),
+        "the restore never reached its destructive phase"
+    );
+    server.stop();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "the restore cannot have succeeded: {stderr}"
+    );
+    assert!(
+        stderr.contains("ign-setup recover") || stderr.contains("rolled back"),
+        "the error says what happened and what to do: {stderr}"
+    );
+    server.restart();
+    if journal.exists() {
+        server
+            .cmd(work.path())
+            .arg("recover")
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("rolled back"));
+    }
+    assert!(!journal.exists());
+    let db = server.connect();
+    assert_eq!(
+        db_content(&db),
+        before,
+        "the database is back as it was before the restore"
+    );
+}
+
+/// Mounts a small tmpfs on `dir` (root only: CI runs as root).
+fn mount_tmpfs(dir: &Path, size: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    let ok = StdCommand::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={size},mode=0750"),
+            "tmpfs",
+        ])
+        .arg(dir)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(
+        ok,
+        "this test mounts a tmpfs to fill the disk: it needs root (as in CI)"
+    );
+}
+
+fn umount(dir: &Path) {
+    let _ = StdCommand::new("umount").arg(dir).status();
+}
+
+#[test]
+fn a_full_disk_or_read_only_folder_during_create_leaves_earlier_backups_intact() {
+    let t = TestDb::acquire();
+    let dir = t.backup_dir();
+    mount_tmpfs(&dir, "512k");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            umount(self.0);
+        }
+    }
+    let _guard = Unmount(&dir);
+    t.exec("CREATE (:Function {name: 'small'})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let first = backup_files(&dir);
+    assert_eq!(first.len(), 1);
+    let folder = snapshot_dir(&dir);
+
+    // Disk full: a backup far larger than the 512 KiB the folder has.
+    t.exec("UNWIND range(1, 20000) AS i CREATE (:Function {name: 'f' + toString(i), d: 'padding padding padding padding'})");
+    t.cmd()
+        .args(["backup", "create"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("No space left").or(predicate::str::contains("space")));
+    assert_eq!(
+        snapshot_dir(&dir),
+        folder,
+        "nothing half written is left; earlier files unchanged"
+    );
+    t.cmd()
+        .args(["backup", "verify", &first[0]])
+        .assert()
+        .success();
+
+    // Read-only folder.
+    t.exec("MATCH (n:Function) WHERE n.name <> 'small' DELETE n");
+    let remount = StdCommand::new("mount")
+        .args(["-o", "remount,ro"])
+        .arg(&dir)
+        .status()
+        .unwrap();
+    assert!(remount.success());
+    t.cmd()
+        .args(["backup", "create"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("Read-only").or(predicate::str::contains("read-only")));
+    assert_eq!(snapshot_dir(&dir), folder);
+}
+
+#[test]
+fn the_password_appears_nowhere() {
+    let t = TestDb::acquire();
+    let pw = t.server.password.clone();
+    t.exec("UNWIND range(1, 50) AS i CREATE (:Function {i: i})");
+    let mut outputs = Vec::new();
+    let mut run = |args: &[&str], env_pw: Option<&str>| {
+        let mut c = t.cmd();
+        if let Some(p) = env_pw {
+            c.env("NEO4J_PASSWORD", p);
+        }
+        let out = c.args(args).output().unwrap();
+        outputs.push(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    };
+    run(&["backup", "create", "--json"], None);
+    run(&["backup", "init"], None);
+    run(&["-v", "backup", "status", "--json"], None);
+    run(&["backup", "restore", "--yes"], None);
+    run(&["doctor", "--json"], None);
+    run(&["package", "--version", "1.0.0"], None);
+    // Failure paths, with the password given on the command line and in the environment.
+    run(
+        &[
+            "doctor",
+            "--password",
+            &pw,
+            "--uri",
+            "bolt://127.0.0.1:1",
+            "--connect-timeout",
+            "1",
+        ],
+        None,
+    );
+    run(
+        &[
+            "-v",
+            "backup",
+            "create",
+            "--uri",
+            "bolt://127.0.0.1:1",
+            "--connect-timeout",
+            "1",
+        ],
+        None,
+    );
+    run(
+        &["backup", "restore", "--yes", "--file", "missing.json"],
+        None,
+    );
+    std::fs::write(t.path("bad.json"), b"{\"metadata\": 1}").unwrap();
+    run(&["backup", "restore", "--yes", "--file", "bad.json"], None);
+    let wrong = "Wr0ng-and-Secret-pw";
+    run(&["-v", "doctor"], Some(wrong));
+    for o in &outputs {
+        assert!(!o.contains(&pw), "password in output: {o}");
+        assert!(!o.contains(wrong), "wrong password in output: {o}");
+    }
+    for (path, bytes) in snapshot_dir(t.work.path()) {
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains(&pw), "password in {}", path.display());
+    }
+    // Backups exist and are 0640, the folder 0750, the bundle readable.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&t.backup_dir()), 0o750);
+    for f in backup_files(&t.backup_dir()) {
+        assert_eq!(mode(&t.backup_dir().join(&f)), 0o640, "{f}");
+    }
+    assert_eq!(mode(&t.backup_dir().join("backup_metadata.json")), 0o640);
+}
