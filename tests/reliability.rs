@@ -90,7 +90,7 @@ fn a_server_stopped_mid_restore_is_recovered_once_it_is_back() {
     let before = db_content(&db);
     drop(db);
 
-    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("ign-setup"))
+    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("ign-setup"))
         .current_dir(work.path())
         .env("NEO4J_URI", &server.uri)
         .env("NEO4J_USERNAME", "root")
