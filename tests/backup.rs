@@ -240,7 +240,7 @@ fn create_with(t: &TestDb, pattern_start: &str, props: &[(&str, BoltType)], patt
     run_with(t, &cypher, &params);
 }
 
-fn build_every_type_graph(t: &TestDb) {
+pub(crate) fn build_every_type_graph(t: &TestDb) {
     let props = every_type();
     let all_labels: String = LABELS.iter().map(|l| format!(":{}", esc(l))).collect();
     create_with(t, &format!("CREATE (n{all_labels} "), &props, ")");
