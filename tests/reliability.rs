@@ -297,3 +297,47 @@ fn the_password_appears_nowhere() {
     }
     assert_eq!(mode(&t.backup_dir().join("backup_metadata.json")), 0o640);
 }
+
+#[test]
+fn ctrl_c_during_a_restore_rolls_back() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 30000) AS i CREATE (:Function {name: 'f' + toString(i), i: i, d: 'text to make the load take a while'})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let file = backup_files(&t.backup_dir()).pop().unwrap();
+    t.exec("MATCH (n:Function) WHERE n.i > 10 DETACH DELETE n");
+    let before = db_content(&t.db);
+    let child = spawn(&t, &["backup", "restore", "--yes", "--file", &file]);
+    let journal = t.backup_dir().join(".journal.json");
+    for _ in 0..600 {
+        if std::fs::read_to_string(&journal)
+            .map(|j| j.contains("destructive"))
+            .unwrap_or(false)
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = StdCommand::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        // Interrupted during the load: rolled back and verified.
+        Some(31) => assert!(
+            stderr.contains("interrupted") && stderr.contains("rolled back"),
+            "{stderr}"
+        ),
+        // The restore had already finished its last batch: it completed.
+        Some(0) => {}
+        other => panic!("unexpected exit {other:?}: {stderr}"),
+    }
+    if out.status.code() == Some(31) {
+        assert_eq!(db_content(&t.db), before);
+    } else {
+        assert_eq!(t.count("MATCH (n:Function) RETURN count(n) AS c"), 30000);
+    }
+    assert!(!journal.exists());
+}

@@ -87,6 +87,7 @@ pub async fn load_data(
     node_total: u64,
     rel_total: u64,
     progress: bool,
+    purpose: super::LoadPurpose,
 ) -> Result<Loaded, RestoreError> {
     let idf = crate::backup::create::id_function(db);
     let mut ids: HashMap<String, BoltType> = HashMap::new();
@@ -112,7 +113,7 @@ pub async fn load_data(
     let mut rel_bar: Option<Progress> = None;
     let mut result: Result<(), RestoreError> = Ok(());
     while let Some(batch) = rx.recv().await {
-        if crate::interrupt::requested() {
+        if purpose == super::LoadPurpose::Restore && crate::interrupt::requested() {
             result = Err(RestoreError::Interrupted);
             break;
         }

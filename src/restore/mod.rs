@@ -51,7 +51,7 @@ pub enum RestoreError {
         cause: Box<RestoreError>,
         restored: String,
     },
-    #[error("{what} failed: {cause}\nThe rollback did not complete either: {rollback}\nNothing is lost: the journal {journal} names the safety backup. Once the server is reachable, run `ign-setup recover`.")]
+    #[error("{what} failed: {cause}\nThe rollback did not complete either: {rollback}\nNothing is lost: the journal {journal} names the safety backup. Run `ign-setup recover` (once the server is reachable again, if it is not).")]
     RollbackFailed {
         what: &'static str,
         cause: Box<RestoreError>,
@@ -108,6 +108,15 @@ pub struct RestoreOutcome {
     pub warnings: Vec<String>,
 }
 
+/// Why data is being loaded. A restore stops at Ctrl-C and rolls back; a
+/// rollback or recovery must not stop half way (a second Ctrl-C still exits
+/// at once, leaving the journal for `ign-setup recover`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadPurpose {
+    Restore,
+    Rollback,
+}
+
 /// Replaces the database's content with `path` (verified as `expected`) and
 /// checks the result. Used for restores, rollbacks and recovery alike.
 pub async fn replace_database(
@@ -115,6 +124,7 @@ pub async fn replace_database(
     path: &Path,
     expected: &VerifyReport,
     progress: bool,
+    purpose: LoadPurpose,
 ) -> Result<SchemaOutcome, RestoreError> {
     load::clear_data(db).await?;
     schema::drop_schema(db).await?;
@@ -125,6 +135,7 @@ pub async fn replace_database(
         expected.node_count,
         expected.relationship_count,
         progress,
+        purpose,
     )
     .await?;
     let outcome = schema::apply_schema(db, &expected.schema).await;
@@ -241,7 +252,15 @@ async fn restore_locked(
     guard.check()?;
     journal.set_phase(Phase::Destructive)?;
     let _section = crate::interrupt::DestructiveSection::enter();
-    match replace_database(db, &plan.source, &plan.backup, progress).await {
+    match replace_database(
+        db,
+        &plan.source,
+        &plan.backup,
+        progress,
+        LoadPurpose::Restore,
+    )
+    .await
+    {
         Ok(schema) => {
             journal.set_phase(Phase::Done)?;
             journal.finish()?;
@@ -322,7 +341,7 @@ async fn restore_from_entry(
                     .await
                     .map_err(|e| RestoreError::Internal(e.to_string()))??
             };
-            replace_database(db, &path, &report, progress).await?;
+            replace_database(db, &path, &report, progress, LoadPurpose::Rollback).await?;
             Ok(file.clone())
         }
         None => {
