@@ -4,74 +4,15 @@
 //! command ever takes for a backup, and which the next run removes.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-
-use sha2::{Digest, Sha256};
 
 /// Backup files and journals: owner read/write, group read.
 pub const FILE_MODE: u32 = 0o640;
 /// The backup folder: owner all, group read/enter.
 pub const DIR_MODE: u32 = 0o750;
 pub const TEMP_PREFIX: &str = ".tmp-";
-
-/// A writer that hashes everything passing through it.
-pub struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    written: u64,
-}
-
-impl<W: Write> HashingWriter<W> {
-    pub fn new(inner: W) -> Self {
-        HashingWriter {
-            inner,
-            hasher: Sha256::new(),
-            written: 0,
-        }
-    }
-
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    pub fn finish(self) -> (W, String) {
-        (self.inner, hex::encode(self.hasher.finalize()))
-    }
-
-    pub fn get_mut(&mut self) -> &mut W {
-        &mut self.inner
-    }
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Streams a file through sha256 without reading it whole.
-pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut f = File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hex::encode(hasher.finalize()))
-}
 
 /// Creates `dir` (and parents) with mode 0750, or tightens an existing folder
 /// we own to 0750, as the backup plan recommends.
@@ -218,15 +159,5 @@ mod tests {
         remove_stale_temp_files(d.path());
         assert!(!dead.exists());
         assert!(mine.exists());
-    }
-
-    #[test]
-    fn hashing_writer_matches_sha256_file() {
-        let d = tempfile::tempdir().unwrap();
-        let p = d.path().join("f");
-        let mut w = HashingWriter::new(File::create(&p).unwrap());
-        w.write_all(b"hello world").unwrap();
-        let (_, h) = w.finish();
-        assert_eq!(h, sha256_file(&p).unwrap());
     }
 }

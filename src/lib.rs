@@ -13,6 +13,7 @@ pub mod error;
 pub mod faults;
 pub mod fsutil;
 pub mod graph;
+pub mod hash;
 pub mod interrupt;
 pub mod log;
 pub mod migrations;

@@ -12,7 +12,8 @@ use serde_json::{Map, Value};
 
 use super::format::{ChecksumMeta, Metadata, Schema, Statistics, CHECKSUM_SCOPE, FORMAT_VERSION};
 use super::BackupError;
-use crate::fsutil::{self, HashingWriter};
+use crate::fsutil;
+use crate::hash::HashingWriter;
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
 enum Section {

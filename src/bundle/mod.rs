@@ -12,7 +12,6 @@
 mod central;
 mod error;
 mod extract;
-pub mod hash;
 mod limits;
 mod manifest;
 mod names;
@@ -24,9 +23,9 @@ mod verify;
 #[cfg(test)]
 mod tests;
 
+pub use crate::hash::{sha256_file, HashingReader, HashingWriter};
 pub use error::BundleError;
 pub use extract::{extract_bundle, ExtractedBundle};
-pub use hash::{sha256_file, HashingReader, HashingWriter};
 pub use limits::VerifyLimits;
 pub use manifest::{Manifest, ManifestEntry, MANIFEST_FORMAT_VERSION};
 pub use names::{BACKUP_ENTRY, MANIFEST, MIGRATIONS_DIR, SHA256SUMS};

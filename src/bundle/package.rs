@@ -18,9 +18,9 @@ use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
 use super::error::BundleError;
-use super::hash::{sha256_file, HashingReader};
 use super::manifest::{render_sums, Manifest, ManifestEntry, MANIFEST_FORMAT_VERSION};
 use super::names::{check_entry_name, BACKUP_ENTRY, MANIFEST, MIGRATIONS_DIR, SHA256SUMS};
+use crate::hash::{sha256_file, HashingReader};
 
 /// Deflate level of every entry; fixed so that output does not depend on defaults.
 const DEFLATE_LEVEL: i64 = 6;

@@ -10,12 +10,12 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::error::BundleError;
-use super::hash::sha256_file;
 use super::limits::VerifyLimits;
 use super::manifest::{is_sha256_hex, Manifest};
 use super::names::BACKUP_ENTRY;
 use super::scan::{scan_bundle, Destination};
 use super::scratch::ScratchDir;
+use crate::hash::sha256_file;
 
 /// Whether the checksum file beside the bundle was there to check.
 #[derive(Debug, Clone, PartialEq, Eq)]
