@@ -8,18 +8,7 @@ use std::time::Duration;
 
 use predicates::prelude::*;
 
-use crate::support::{db_content, snapshot_dir, PrivateServer, TestDb};
-
-fn backup_files(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("ign_scripts_db_backup_"))
-        .collect();
-    v.sort();
-    v
-}
+use crate::support::{db_content, snapshot_dir, timestamped_backups, PrivateServer, TestDb};
 
 fn spawn(t: &TestDb, args: &[&str]) -> std::process::Child {
     StdCommand::new(assert_cmd::cargo::cargo_bin("ign-setup"))
@@ -41,7 +30,7 @@ fn two_restores_started_together_one_runs_the_other_is_locked() {
     let t = TestDb::acquire();
     t.exec("UNWIND range(1, 8000) AS i CREATE (:Function {name: 'f' + toString(i), i: i})-[:USES]->(:Template {i: i})");
     t.cmd().args(["backup", "create"]).assert().success();
-    let file = backup_files(&t.backup_dir()).pop().unwrap();
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
     let before = db_content(&t.db);
     let a = spawn(&t, &["backup", "restore", "--yes", "--file", &file]);
     let b = spawn(&t, &["backup", "restore", "--yes", "--file", &file]);
@@ -82,7 +71,7 @@ fn a_server_stopped_mid_restore_is_recovered_once_it_is_back() {
         .args(["backup", "create"])
         .assert()
         .success();
-    let file = backup_files(&work.path().join("neo4j/fullbackup"))
+    let file = timestamped_backups(&work.path().join("neo4j/fullbackup"))
         .pop()
         .unwrap();
     run("MATCH (n:Function) WHERE n.i > 100 DETACH DELETE n");
@@ -186,7 +175,7 @@ fn a_full_disk_or_read_only_folder_during_create_leaves_earlier_backups_intact()
     let _guard = Unmount(&dir);
     t.exec("CREATE (:Function {name: 'small'})");
     t.cmd().args(["backup", "create"]).assert().success();
-    let first = backup_files(&dir);
+    let first = timestamped_backups(&dir);
     assert_eq!(first.len(), 1);
     let folder = snapshot_dir(&dir);
 
@@ -292,7 +281,7 @@ fn the_password_appears_nowhere() {
     use std::os::unix::fs::PermissionsExt;
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&t.backup_dir()), 0o750);
-    for f in backup_files(&t.backup_dir()) {
+    for f in timestamped_backups(&t.backup_dir()) {
         assert_eq!(mode(&t.backup_dir().join(&f)), 0o640, "{f}");
     }
     assert_eq!(mode(&t.backup_dir().join("backup_metadata.json")), 0o640);
@@ -303,7 +292,7 @@ fn ctrl_c_during_a_restore_rolls_back() {
     let t = TestDb::acquire();
     t.exec("UNWIND range(1, 30000) AS i CREATE (:Function {name: 'f' + toString(i), i: i, d: 'text to make the load take a while'})");
     t.cmd().args(["backup", "create"]).assert().success();
-    let file = backup_files(&t.backup_dir()).pop().unwrap();
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
     t.exec("MATCH (n:Function) WHERE n.i > 10 DETACH DELETE n");
     let before = db_content(&t.db);
     let child = spawn(&t, &["backup", "restore", "--yes", "--file", &file]);

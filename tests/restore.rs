@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use predicates::prelude::*;
 
-use crate::support::{repo_root, snapshot_dir, TestDb};
+use crate::support::{repo_root, snapshot_dir, timestamped_backups, TestDb};
 
 fn content(t: &TestDb) -> Vec<String> {
     crate::support::db_content(&t.db)
@@ -18,17 +18,6 @@ fn seed(t: &TestDb) {
                 (c:Template {name: 'tmpl', `prop with space`: 'ü ✓'}), \
                 (a)-[:CO_OCCURS_WITH {confidence: 0.85}]->(b), (c)-[:`USES ``x```]->(a)",
     );
-}
-
-fn backup_files(t: &TestDb) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(t.backup_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("ign_scripts_db_backup_"))
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]
@@ -55,7 +44,7 @@ fn backup_restore_backup_gives_the_same_content_with_hostile_names() {
     seed(&t);
     let before = content(&t);
     t.cmd().args(["backup", "create"]).assert().success();
-    let file = backup_files(&t).pop().unwrap();
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
     t.wipe();
     t.exec("CREATE (:Other {x: 1})");
     t.cmd()
@@ -69,7 +58,7 @@ fn backup_restore_backup_gives_the_same_content_with_hostile_names() {
         1
     );
     // The safety backup holds what was replaced.
-    let files = backup_files(&t);
+    let files = timestamped_backups(&t.backup_dir());
     assert_eq!(files.len(), 2, "{files:?}");
 }
 
@@ -79,7 +68,7 @@ fn refusals_change_nothing() {
     seed(&t);
     let before = content(&t);
     t.cmd().args(["backup", "create"]).assert().success();
-    let file = backup_files(&t).pop().unwrap();
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
     let folder = snapshot_dir(&t.backup_dir());
     // No terminal and no --yes.
     t.cmd()
@@ -113,7 +102,7 @@ fn a_failure_in_the_middle_is_rolled_back() {
     let t = TestDb::acquire();
     t.exec("UNWIND range(1, 3000) AS i CREATE (:Function {name: 'f' + toString(i), i: i})-[:USES {w: i}]->(:Template {i: i})");
     t.cmd().args(["backup", "create"]).assert().success();
-    let file = backup_files(&t).pop().unwrap();
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
     // The state to return to differs from the backup.
     t.exec("MATCH (n:Function) WHERE n.i > 2500 DETACH DELETE n");
     t.exec("CREATE (:Marker {keep: true})");
@@ -139,7 +128,7 @@ fn a_killed_restore_is_recovered_by_the_next_run() {
     let t = TestDb::acquire();
     t.exec("UNWIND range(1, 20000) AS i CREATE (:Function {name: 'f' + toString(i), i: i, d: 'some text to make it heavier'})");
     t.cmd().args(["backup", "create"]).assert().success();
-    let file = backup_files(&t).pop().unwrap();
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
     t.exec("MATCH (n:Function) WHERE n.i > 100 DETACH DELETE n");
     let before = content(&t);
     let bin = assert_cmd::cargo::cargo_bin("ign-setup");
@@ -176,7 +165,7 @@ fn a_killed_restore_is_recovered_by_the_next_run() {
                     "restore",
                     "--yes",
                     "--file",
-                    backup_files(&t).last().unwrap(),
+                    timestamped_backups(&t.backup_dir()).last().unwrap(),
                 ])
                 .assert()
                 .success();
@@ -255,7 +244,7 @@ fn every_property_type_round_trips_through_restore() {
     crate::backup::build_every_type_graph(&t);
     t.exec("CREATE INDEX fn_name IF NOT EXISTS FOR (n:Function) ON (n.name)");
     t.cmd().args(["backup", "create"]).assert().success();
-    let first = backup_files(&t).pop().unwrap();
+    let first = timestamped_backups(&t.backup_dir()).pop().unwrap();
     t.wipe();
     t.cmd()
         .args(["backup", "restore", "--yes", "--file", &first])
@@ -263,7 +252,10 @@ fn every_property_type_round_trips_through_restore() {
         .success();
     std::thread::sleep(Duration::from_millis(1100));
     t.cmd().args(["backup", "create"]).assert().success();
-    let second = backup_files(&t).into_iter().find(|f| *f != first).unwrap();
+    let second = timestamped_backups(&t.backup_dir())
+        .into_iter()
+        .find(|f| *f != first)
+        .unwrap();
     let a = file_content(&t.backup_dir().join(&first));
     let b = file_content(&t.backup_dir().join(&second));
     assert_eq!(

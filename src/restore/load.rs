@@ -258,35 +258,12 @@ async fn load_rels(
 /// Deletes every node and relationship except the tool's lock, in batches
 /// small enough for any server's transaction memory.
 pub async fn clear_data(db: &Db) -> Result<(), RestoreError> {
-    loop {
-        let rows = db
-            .rows(query(
-                "MATCH ()-[r]->() WITH r LIMIT 10000 DELETE r RETURN count(r) AS c",
-            ))
-            .await?;
-        if rows
-            .first()
-            .and_then(|r| r.get::<i64>("c").ok())
-            .unwrap_or(0)
-            == 0
-        {
-            break;
-        }
-    }
-    loop {
-        let rows = db
-            .rows(query(
-                "MATCH (n) WHERE NOT n:IgnSetupLock WITH n LIMIT 10000 DETACH DELETE n RETURN count(n) AS c",
-            ))
-            .await?;
-        if rows
-            .first()
-            .and_then(|r| r.get::<i64>("c").ok())
-            .unwrap_or(0)
-            == 0
-        {
-            break;
-        }
+    for cypher in [
+        "MATCH ()-[r]->() WITH r LIMIT 10000 DELETE r RETURN count(r) AS c",
+        "MATCH (n) WHERE NOT n:IgnSetupLock WITH n LIMIT 10000 DETACH DELETE n RETURN count(n) AS c",
+    ] {
+        // Each statement deletes one batch and says how many; repeat until none.
+        while db.count(cypher).await? > 0 {}
     }
     Ok(())
 }

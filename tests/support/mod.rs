@@ -345,3 +345,15 @@ pub fn db_content(db: &Db) -> Vec<String> {
     out.sort();
     out
 }
+
+/// The timestamped backups in a folder, oldest first.
+pub fn timestamped_backups(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ign_scripts_db_backup_"))
+        .collect();
+    v.sort();
+    v
+}
