@@ -14,6 +14,7 @@ pub mod faults;
 pub mod fsutil;
 pub mod graph;
 pub mod interrupt;
+pub mod lifecycle;
 pub mod log;
 pub mod migrations;
 pub mod progress;
