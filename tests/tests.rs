@@ -10,3 +10,6 @@ mod restore;
 
 #[path = "backup.rs"]
 mod backup;
+
+#[path = "lifecycle.rs"]
+mod lifecycle;
