@@ -6,6 +6,8 @@ use crate::backup::BackupError;
 use crate::bundle::BundleError;
 use crate::config::ConfigError;
 use crate::graph::GraphError;
+use crate::lifecycle::LifecycleError;
+use crate::migrations::MigrationError;
 use crate::restore::RestoreError;
 use crate::safety::SafetyError;
 
@@ -58,6 +60,8 @@ pub enum Error {
     Safety(#[from] SafetyError),
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    #[error(transparent)]
+    Lifecycle(Box<LifecycleError>),
     #[error("{0}")]
     NotConfirmed(String),
     #[error("{0}")]
@@ -78,6 +82,7 @@ impl Error {
             Error::Safety(s) => safety_exit_code(s),
             Error::Bundle(BundleError::Io { .. }) => exit::FAILURE,
             Error::Bundle(_) => exit::INVALID_INPUT,
+            Error::Lifecycle(l) => l.exit_code(),
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Io(_) => exit::FAILURE,
             Error::Interrupted => exit::INTERRUPTED,
@@ -105,6 +110,7 @@ impl Error {
             Error::Safety(_) => "safety",
             Error::Bundle(BundleError::Io { .. }) => "io",
             Error::Bundle(_) => "invalid_bundle",
+            Error::Lifecycle(l) => l.kind(),
             Error::NotConfirmed(_) => "not_confirmed",
             Error::Io(_) => "io",
             Error::Interrupted => "interrupted",
@@ -140,6 +146,18 @@ pub fn safety_exit_code(s: &SafetyError) -> i32 {
         SafetyError::Locked { .. } | SafetyError::Unfinished { .. } => exit::LOCKED,
         SafetyError::Graph(g) => graph_exit_code(g),
         _ => exit::FAILURE,
+    }
+}
+
+impl From<LifecycleError> for Error {
+    fn from(e: LifecycleError) -> Error {
+        Error::Lifecycle(Box::new(e))
+    }
+}
+
+impl From<MigrationError> for Error {
+    fn from(e: MigrationError) -> Error {
+        LifecycleError::Catalog(e).into()
     }
 }
 

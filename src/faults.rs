@@ -35,3 +35,24 @@ pub fn hit(point: &str) -> Result<(), InjectedFault> {
         _ => Ok(()),
     }
 }
+
+fn pause_config() -> &'static Option<(String, u64)> {
+    static CFG: OnceLock<Option<(String, u64)>> = OnceLock::new();
+    CFG.get_or_init(|| {
+        let v = std::env::var("IGN_SETUP_PAUSE").ok()?;
+        let (point, ms) = v.split_once(':')?;
+        Some((point.to_owned(), ms.parse().ok()?))
+    })
+}
+
+/// For the concurrency and kill tests: `IGN_SETUP_PAUSE=<point>:<ms>` makes
+/// every pass through `<point>` wait `ms` milliseconds, so a test can start a
+/// rival or kill the process at a known step. Unset, it returns at once.
+pub async fn pause(point: &str) {
+    if let Some((p, ms)) = pause_config() {
+        if p == point {
+            crate::log::debug(format!("pausing {ms} ms at `{point}` (IGN_SETUP_PAUSE)"));
+            tokio::time::sleep(std::time::Duration::from_millis(*ms)).await;
+        }
+    }
+}

@@ -15,6 +15,7 @@ pub mod fsutil;
 pub mod graph;
 pub mod hash;
 pub mod interrupt;
+pub mod lifecycle;
 pub mod log;
 pub mod migrations;
 pub mod progress;

@@ -13,3 +13,6 @@ mod reliability;
 
 #[path = "backup.rs"]
 mod backup;
+
+#[path = "lifecycle.rs"]
+mod lifecycle;

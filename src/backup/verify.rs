@@ -270,3 +270,21 @@ pub fn statistics_of(path: &Path) -> Result<crate::backup::status::Counts, Backu
         relationship_type_counts: stats.relationship_type_counts,
     })
 }
+
+/// Verifies `path` completely and summarises it as a release bundle records
+/// it (`manifest.json`'s `backup`); the error is the whole message.
+pub fn bundle_summary(path: &Path) -> Result<serde_json::Value, String> {
+    let r = verify_backup(path).map_err(|e| e.to_string())?;
+    Ok(serde_json::json!({
+        "node_count": r.node_count,
+        "relationship_count": r.relationship_count,
+        "label_counts": r.label_counts,
+        "relationship_type_counts": r.relationship_type_counts,
+        "schema_count": r.schema_count,
+        "format": r.metadata.version,
+        "datetime": r.metadata.datetime,
+        "reason": r.metadata.reason,
+        "app_version": r.metadata.app_version,
+        "checksum": r.metadata.checksum.as_ref().map(|c| c.value.clone()),
+    }))
+}

@@ -31,3 +31,5 @@ pub use manifest::{Manifest, ManifestEntry, MANIFEST_FORMAT_VERSION};
 pub use names::{BACKUP_ENTRY, MANIFEST, MIGRATIONS_DIR, SHA256SUMS};
 pub use package::{build_package, bundle_file_name, PackageOutcome, PackageRequest};
 pub use verify::{verify_bundle, BundleReport, OuterChecksum};
+
+pub(crate) use scratch::ScratchDir;

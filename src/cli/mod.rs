@@ -4,6 +4,7 @@
 
 pub mod backup;
 pub mod doctor;
+pub mod lifecycle;
 pub mod opt;
 pub mod output;
 pub mod package;
@@ -15,7 +16,7 @@ use std::path::PathBuf;
 use crate::config::{process_env, FileConfig, FlagValues, Settings, DEFAULT_CONFIG_FILE};
 use crate::error::{Error, Result};
 use crate::graph::Db;
-use opt::{BackupCommand, Command, GlobalArgs, Opt};
+use opt::{BackupCommand, Command, GlobalArgs, MigrationsCommand, Opt};
 use output::{Output, Report};
 
 /// What every command gets: resolved settings and how to talk to the user.
@@ -59,7 +60,7 @@ impl Context {
     }
 }
 
-fn load_settings(g: &GlobalArgs) -> Result<Settings> {
+fn load_settings(g: &GlobalArgs, migrations_dir: Option<PathBuf>) -> Result<Settings> {
     let explicit = g
         .config
         .clone()
@@ -82,7 +83,7 @@ fn load_settings(g: &GlobalArgs) -> Result<Settings> {
         password_file: g.password_file.clone(),
         database: g.database.clone(),
         backup_dir: g.backup_dir.clone(),
-        migrations_dir: None,
+        migrations_dir,
         connect_timeout_secs: g.connect_timeout,
     };
     Ok(Settings::resolve(&flags, &process_env, &file)?)
@@ -93,7 +94,7 @@ pub async fn run(opt: Opt) -> i32 {
     crate::log::set_verbosity(opt.global.verbose);
     let out = Output::new(opt.global.json);
     let result = async {
-        let settings = load_settings(&opt.global)?;
+        let settings = load_settings(&opt.global, opt.command.migrations_flag().cloned())?;
         let ctx = Context {
             settings,
             yes: opt.global.yes,
@@ -130,5 +131,8 @@ async fn dispatch(ctx: &Context, command: Command) -> Result<Report> {
         },
         Command::Package(args) => package::run(ctx, args),
         Command::Recover => restore::recover(ctx).await,
+        Command::Install(args) => lifecycle::install(ctx, args).await,
+        Command::Upgrade(args) => lifecycle::upgrade(ctx, args).await,
+        Command::Migrations(MigrationsCommand::Status { .. }) => lifecycle::status(ctx).await,
     }
 }

@@ -72,6 +72,70 @@ pub enum Command {
     /// Finish the rollback of a restore or upgrade that was interrupted
     /// (killed process, lost server); says so when there is nothing to do
     Recover,
+    /// Install the newest release into a database with no installed version:
+    /// from <backup-dir>/initial_backup.json or a release bundle when there is
+    /// one, else by running every migration; or record the release existing
+    /// data is at (--baseline)
+    Install(InstallArgs),
+    /// Upgrade the installed database to a release: plan, verified
+    /// pre-upgrade backup, migrations, verify queries; any failure rolls back
+    Upgrade(UpgradeArgs),
+    /// Inspect the migration history
+    #[command(subcommand)]
+    Migrations(MigrationsCommand),
+}
+
+impl Command {
+    /// The `--migrations` flag of the commands that have one.
+    pub fn migrations_flag(&self) -> Option<&PathBuf> {
+        match self {
+            Command::Install(a) => a.migrations.as_ref(),
+            Command::Upgrade(a) => a.migrations.as_ref(),
+            Command::Migrations(MigrationsCommand::Status { migrations }) => migrations.as_ref(),
+            Command::Package(a) => a.migrations.as_ref(),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// The release the database's existing data is at: recorded as installed,
+    /// its migrations (and all earlier ones) marked applied without running them
+    #[arg(long, value_name = "X.Y.Z")]
+    pub baseline: Option<semver::Version>,
+    /// Install from a release bundle (ign-scripts-X.Y.Z.zip) into an empty
+    /// database: verified, unpacked, its initial backup loaded, its migrations
+    /// applied, its release recorded
+    #[arg(long, value_name = "ZIP")]
+    pub bundle: Option<PathBuf>,
+    /// Migrations folder [env: IGN_SETUP_MIGRATIONS_DIR] [default: migrations]
+    #[arg(long, value_name = "DIR", conflicts_with = "bundle")]
+    pub migrations: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// The release to upgrade to (a version folder in the migrations folder)
+    #[arg(long, value_name = "X.Y.Z")]
+    pub to: semver::Version,
+    /// Print the plan and change nothing (no backup, no journal, no lock, no writes)
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Migrations folder [env: IGN_SETUP_MIGRATIONS_DIR] [default: migrations]
+    #[arg(long, value_name = "DIR")]
+    pub migrations: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrationsCommand {
+    /// Installed version, applied and pending migrations, drift
+    /// (exit 0 up to date, 4 work pending, 20 drift or invalid folder)
+    Status {
+        /// Migrations folder [env: IGN_SETUP_MIGRATIONS_DIR] [default: migrations]
+        #[arg(long, value_name = "DIR")]
+        migrations: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

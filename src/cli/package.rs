@@ -7,25 +7,13 @@ use serde_json::json;
 use super::opt::{PackageArgs, PackageCommand};
 use super::output::Report;
 use super::Context;
-use crate::backup::{verify_backup, BackupStore};
+use crate::backup::BackupStore;
 use crate::bundle::{build_package, verify_bundle, OuterChecksum, PackageRequest, VerifyLimits};
 use crate::error::{Error, Result};
 
 /// The backup check a bundle runs on its `initial_backup.json`.
 pub fn backup_check(path: &Path) -> std::result::Result<serde_json::Value, String> {
-    let r = verify_backup(path).map_err(|e| e.to_string())?;
-    Ok(json!({
-        "node_count": r.node_count,
-        "relationship_count": r.relationship_count,
-        "label_counts": r.label_counts,
-        "relationship_type_counts": r.relationship_type_counts,
-        "schema_count": r.schema_count,
-        "format": r.metadata.version,
-        "datetime": r.metadata.datetime,
-        "reason": r.metadata.reason,
-        "app_version": r.metadata.app_version,
-        "checksum": r.metadata.checksum.as_ref().map(|c| c.value.clone()),
-    }))
+    crate::backup::verify::bundle_summary(path)
 }
 
 pub fn run(ctx: &Context, args: PackageArgs) -> Result<Report> {

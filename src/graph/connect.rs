@@ -221,14 +221,25 @@ impl Db {
 
     /// Runs statements in one explicit transaction, committing only if all succeed.
     pub async fn run_in_txn(&self, queries: Vec<Query>) -> Result<(), GraphError> {
-        let mut txn = self.start_txn().await?;
-        for q in queries {
+        self.run_in_txn_indexed(queries).await.map_err(|(_, e)| e)
+    }
+
+    /// [`Db::run_in_txn`] that also says which query failed (its index; the
+    /// last one when the commit itself fails), so a migration error can name
+    /// the statement's line.
+    pub async fn run_in_txn_indexed(&self, queries: Vec<Query>) -> Result<(), (usize, GraphError)> {
+        let last = queries.len().saturating_sub(1);
+        let mut txn = self.start_txn().await.map_err(|e| (0, e))?;
+        for (i, q) in queries.into_iter().enumerate() {
             if let Err(e) = txn.run(q).await {
                 let err = self.classify(e);
                 let _ = txn.rollback().await;
-                return Err(err);
+                return Err((i, err));
             }
         }
-        txn.commit().await.map(|_| ()).map_err(|e| self.classify(e))
+        txn.commit()
+            .await
+            .map(|_| ())
+            .map_err(|e| (last, self.classify(e)))
     }
 }

@@ -45,6 +45,11 @@ pub enum RestoreError {
     Injected(#[from] crate::faults::InjectedFault),
     #[error("{0}")]
     Internal(String),
+    /// A step of an operation built on top of restore (an upgrade's
+    /// migration, a verify query) failed; carried here so [`roll_back`] can
+    /// report it together with the rollback.
+    #[error(transparent)]
+    Operation(Box<dyn std::error::Error + Send + Sync>),
     #[error("{what} failed: {cause}\nThe database was rolled back to its state before the {what} (from {restored}) and verified.")]
     RolledBack {
         what: &'static str,

@@ -138,15 +138,19 @@ pub async fn apply_schema(db: &Db, schema: &Schema) -> SchemaOutcome {
 /// Drops every user index and constraint (not the built-in lookup indexes).
 pub async fn drop_schema(db: &Db) -> Result<(), crate::graph::GraphError> {
     let current = crate::backup::create::read_schema(db).await?;
+    // Plain indexes first: ArcadeDB reports the property type it inferred for
+    // an indexed property as a constraint that cannot be dropped while the
+    // index exists. On Neo4j the order does not matter (indexes owned by a
+    // constraint are not in this list; they go with their constraint).
+    for i in &current.indexes {
+        if let Ok(n) = escape_name(&i.name) {
+            db.run(query(&format!("DROP INDEX {n} IF EXISTS"))).await?;
+        }
+    }
     for c in &current.constraints {
         if let Ok(n) = escape_name(&c.name) {
             db.run(query(&format!("DROP CONSTRAINT {n} IF EXISTS")))
                 .await?;
-        }
-    }
-    for i in &current.indexes {
-        if let Ok(n) = escape_name(&i.name) {
-            db.run(query(&format!("DROP INDEX {n} IF EXISTS"))).await?;
         }
     }
     Ok(())

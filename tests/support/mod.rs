@@ -116,7 +116,9 @@ impl TestDb {
     /// Empties the database: data, indexes and constraints.
     pub fn wipe(&self) {
         self.exec("MATCH (n) DETACH DELETE n");
-        for (kind, show) in [("CONSTRAINT", "SHOW CONSTRAINTS YIELD name RETURN name"), ("INDEX", "SHOW INDEXES YIELD name, owningConstraint WHERE owningConstraint IS NULL RETURN name")] {
+        // Indexes first: ArcadeDB's inferred property-type constraints can only be
+        // dropped once the index on that property is gone.
+        for (kind, show) in [("INDEX", "SHOW INDEXES YIELD name, owningConstraint WHERE owningConstraint IS NULL RETURN name"), ("CONSTRAINT", "SHOW CONSTRAINTS YIELD name RETURN name")] {
             for row in self.query(show) {
                 if let Some(name) = row.get("name").and_then(|v| v.as_str()) {
                     let escaped = name.replace('`', "``");

@@ -1,0 +1,278 @@
+//! `ign-setup install`, `ign-setup upgrade --to` and `ign-setup migrations status`:
+//! load the catalog, ask the library for a plan, print it, confirm, run it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::opt::{InstallArgs, UpgradeArgs};
+use super::output::Report;
+use super::Context;
+use crate::backup::BackupStore;
+use crate::error::{exit, Result};
+use crate::lifecycle::{
+    self, InstallDecision, InstallOptions, InstallPlan, StatusVerdict, UpgradeDecision,
+};
+use crate::migrations::Catalog;
+
+fn store(ctx: &Context) -> BackupStore {
+    BackupStore::new(&ctx.settings.backup_dir, ctx.settings.keep)
+}
+
+fn load_catalog(ctx: &Context) -> Result<Catalog> {
+    Ok(Catalog::load(&ctx.settings.migrations_dir)?)
+}
+
+pub async fn upgrade(ctx: &Context, args: UpgradeArgs) -> Result<Report> {
+    // The folder is checked before connecting: a broken catalog is the
+    // person's to fix, whatever the database holds.
+    let catalog = load_catalog(ctx)?;
+    let db = ctx.connect().await?;
+    let plan = match lifecycle::prepare_upgrade(&db, &catalog, &args.to, &ctx.settings.backup_dir)
+        .await?
+    {
+        UpgradeDecision::AlreadyAt(v) => {
+            return Ok(Report::new(
+                format!("Already at {v}; nothing to do."),
+                json!({ "ok": true, "already_at": v.to_string(), "changed": false }),
+            ))
+        }
+        UpgradeDecision::Plan(p) => p,
+    };
+    if args.dry_run {
+        return Ok(Report::new(
+            format!("{plan}\n(dry run: nothing was changed)"),
+            json!({ "ok": true, "dry_run": true, "plan": plan }),
+        ));
+    }
+    ctx.out.note(plan.to_string());
+    ctx.confirm(&format!(
+        "Upgrade the database from {} to {}?",
+        plan.from
+            .as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+        plan.to
+    ))?;
+    let outcome =
+        lifecycle::execute_upgrade(Arc::new(db), &store(ctx), &catalog, &plan, !ctx.out.json)
+            .await?;
+    let human = format!(
+        "Upgraded {} -> {}: {} migration file{} applied, {} verify quer{} passed, version recorded.",
+        plan.from.as_ref().map(|v| v.to_string()).unwrap_or_default(),
+        outcome.to,
+        outcome.applied.len(),
+        if outcome.applied.len() == 1 { "" } else { "s" },
+        outcome.verify_queries,
+        if outcome.verify_queries == 1 { "y" } else { "ies" },
+    );
+    Ok(Report::new(
+        human,
+        json!({ "ok": true, "changed": true, "plan": plan, "upgrade": outcome }),
+    ))
+}
+
+fn describe_install(plan: &InstallPlan) -> String {
+    let mut text = String::from("Install plan\n");
+    match &plan.initial {
+        Some(i) => text.push_str(&format!(
+            "  load: {} ({} nodes, {} relationships; data at {} from the {})\n",
+            i.path.display(),
+            i.nodes,
+            i.relationships,
+            i.data_version,
+            i.version_from
+        )),
+        None => text.push_str("  load: nothing (no initial backup): every migration runs\n"),
+    }
+    text.push_str(&plan.upgrade.to_string());
+    text
+}
+
+pub async fn install(ctx: &Context, args: InstallArgs) -> Result<Report> {
+    // A bundle is verified and unpacked before the database is touched; the
+    // unpacked folder sits beside the backup folder and is removed at the end.
+    let bundle = match &args.bundle {
+        Some(zip) => {
+            let parent = ctx
+                .settings
+                .backup_dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."));
+            let opened = lifecycle::open_bundle(zip, &parent)?;
+            ctx.out.note(format!(
+                "Bundle {} verified (release {}).",
+                zip.display(),
+                opened.report.manifest.application_version
+            ));
+            Some(opened)
+        }
+        None => None,
+    };
+    let catalog = match &bundle {
+        Some(b) => Catalog::load(&b.extracted.migrations_dir)?,
+        None => load_catalog(ctx)?,
+    };
+    let db = ctx.connect().await?;
+    let opts = InstallOptions {
+        baseline: args.baseline.clone(),
+        bundle: bundle.as_ref().map(|b| &b.extracted),
+    };
+    let decision =
+        lifecycle::prepare_install(&db, &catalog, &ctx.settings.backup_dir, &opts).await?;
+    match decision {
+        InstallDecision::AlreadyInstalled(record) => Ok(Report::new(
+            format!(
+                "Already installed: version {} (since {}); nothing to do. Use `ign-setup upgrade --to X.Y.Z` for a newer release.",
+                record.version, record.installed_at
+            ),
+            json!({ "ok": true, "changed": false, "installed": record }),
+        )),
+        InstallDecision::Baseline(plan) => {
+            let what = if plan.rerecord {
+                format!(
+                    "Re-record the history of installed version {} with the checksums of the {} migration files on disk (nothing runs)",
+                    plan.version,
+                    plan.migrations.len()
+                )
+            } else {
+                format!(
+                    "Record version {} as installed and its {} migration files (and all earlier ones) as applied, without running them",
+                    plan.version,
+                    plan.migrations.len()
+                )
+            };
+            ctx.out.note(format!("Baseline plan\n  {what}"));
+            ctx.confirm(&format!("{what}?"))?;
+            lifecycle::execute_baseline(Arc::new(db), &ctx.settings.backup_dir, &plan).await?;
+            let newest = catalog.latest().map(|d| d.version.clone());
+            let mut human = format!(
+                "Baseline recorded: version {} installed, {} migration files marked applied.",
+                plan.version,
+                plan.migrations.len()
+            );
+            if let Some(n) = newest.filter(|n| n.cmp_precedence(&plan.version).is_gt()) {
+                human.push_str(&format!(
+                    "\nNewer migrations are pending: `ign-setup upgrade --to {n}`."
+                ));
+            }
+            Ok(Report::new(
+                human,
+                json!({ "ok": true, "changed": true, "baseline": plan }),
+            ))
+        }
+        InstallDecision::Fresh(plan) => {
+            ctx.out.note(describe_install(&plan));
+            ctx.confirm(&format!("Install version {}?", plan.upgrade.to))?;
+            let outcome = lifecycle::execute_install(
+                Arc::new(db),
+                &store(ctx),
+                &catalog,
+                &plan,
+                !ctx.out.json,
+            )
+            .await?;
+            let mut human = format!("Installed version {}", outcome.version);
+            if let Some(p) = &outcome.initial {
+                human.push_str(&format!(
+                    ": loaded {} ({} migration files already in its data marked applied)",
+                    p.display(),
+                    outcome.baselined
+                ));
+            }
+            human.push_str(&format!(
+                "; {} migration file{} applied; version recorded and checked.",
+                outcome.applied.len(),
+                if outcome.applied.len() == 1 { "" } else { "s" }
+            ));
+            drop(bundle);
+            Ok(Report::new(
+                human,
+                json!({ "ok": true, "changed": true, "plan": *plan, "install": outcome }),
+            ))
+        }
+    }
+}
+
+pub async fn status(ctx: &Context) -> Result<Report> {
+    let catalog = load_catalog(ctx)?;
+    let db = ctx.connect().await?;
+    let status = lifecycle::migration_status(&db, &catalog).await?;
+    let verdict = status.verdict();
+    let mut human = String::new();
+    match &status.installed {
+        Some(r) => human.push_str(&format!(
+            "installed: {} (since {})\n",
+            r.version, r.installed_at
+        )),
+        None => human.push_str("installed: nothing (run `ign-setup install`)\n"),
+    }
+    human.push_str(&format!(
+        "newest in {}: {}\n",
+        catalog.dir().display(),
+        status
+            .latest
+            .as_ref()
+            .map_or_else(|| "no versions".to_owned(), |v| v.to_string())
+    ));
+    human.push_str(&format!(
+        "applied: {} migration files\n",
+        status.applied.len()
+    ));
+    for a in &status.applied {
+        human.push_str(&format!(
+            "  {}/{}  {}{}\n",
+            a.version,
+            a.name,
+            a.applied_at,
+            if a.baseline { " (baseline)" } else { "" }
+        ));
+    }
+    human.push_str(&format!(
+        "pending: {} version{} ({} migration files)\n",
+        status.pending_versions.len(),
+        if status.pending_versions.len() == 1 {
+            ""
+        } else {
+            "s"
+        },
+        status.pending.len()
+    ));
+    for p in &status.pending {
+        human.push_str(&format!("  {}/{}\n", p.version, p.name));
+    }
+    for p in &status.problems {
+        human.push_str(&format!("drift: {p}\n"));
+    }
+    let (line, code) = match verdict {
+        StatusVerdict::UpToDate => ("up to date".to_owned(), exit::OK),
+        StatusVerdict::Pending => (
+            format!(
+                "work pending: `ign-setup upgrade --to {}`",
+                status
+                    .latest
+                    .as_ref()
+                    .map(|v| v.to_string())
+                    .unwrap_or_default()
+            ),
+            exit::PENDING,
+        ),
+        StatusVerdict::NotInstalled => (
+            "work pending: nothing installed; run `ign-setup install`".to_owned(),
+            exit::PENDING,
+        ),
+        StatusVerdict::Drift => (
+            "drift: the recorded history does not match the files; see above".to_owned(),
+            exit::INVALID_INPUT,
+        ),
+    };
+    human.push_str(&line);
+    Ok(Report::new(
+        human,
+        json!({ "ok": code == exit::OK, "status": verdict, "migrations": status }),
+    )
+    .with_exit_code(code))
+}

@@ -1,0 +1,551 @@
+//! `install`, `upgrade --to` and `migrations status` against the real server:
+//! the happy path and its reruns, failures that roll back, the lock, a killed
+//! upgrade, drift, dry runs, baselines and bundles.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+
+use crate::support::{repo_root, snapshot_dir, TestDb};
+
+/// Every node (but the lock) and relationship, without ids, sorted.
+fn content(t: &TestDb) -> Vec<String> {
+    let mut out: Vec<String> = t
+        .query("MATCH (n) WHERE NOT n:IgnSetupLock RETURN labels(n) AS l, properties(n) AS p")
+        .into_iter()
+        .map(|r| {
+            let mut labels: Vec<String> = serde_json::from_value(r["l"].clone()).unwrap();
+            labels.sort();
+            format!("N {labels:?} {}", r["p"])
+        })
+        .collect();
+    out.extend(
+        t.query("MATCH (a)-[r]->(b) RETURN type(r) AS t, properties(r) AS p, properties(a) AS a, properties(b) AS b")
+            .into_iter()
+            .map(|r| format!("R {} {} {} {}", r["t"], r["p"], r["a"], r["b"])),
+    );
+    out.sort();
+    out
+}
+
+/// Names of the indexes and constraints.
+fn schema(t: &TestDb) -> Vec<String> {
+    let mut out: Vec<String> = t
+        .query("SHOW CONSTRAINTS YIELD name RETURN name")
+        .into_iter()
+        .map(|r| format!("C {}", r["name"]))
+        .collect();
+    out.extend(
+        t.query("SHOW INDEXES YIELD name RETURN name")
+            .into_iter()
+            .map(|r| format!("I {}", r["name"])),
+    );
+    out.sort();
+    out
+}
+
+fn version(t: &TestDb) -> Option<String> {
+    t.query("MATCH (v:IgnSetupVersion) RETURN v.version AS v")
+        .first()
+        .and_then(|r| r["v"].as_str().map(str::to_owned))
+}
+
+/// Content, schema and version: what "unchanged" means for a database.
+fn state(t: &TestDb) -> (Vec<String>, Vec<String>, Option<String>) {
+    (content(t), schema(t), version(t))
+}
+
+/// A migrations folder in the test's work folder holding the repository's
+/// versions named in `versions`.
+fn migrations(t: &TestDb, versions: &[&str]) -> PathBuf {
+    let dir = t.path("migrations");
+    for v in versions {
+        let from = repo_root().join("migrations").join(v);
+        let to = dir.join(v);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(&from).unwrap().flatten() {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+    dir
+}
+
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Installs 1.4.0 over the IGN sample data (which records no version, hence
+/// the baseline), with 1.4.0's migrations only.
+fn install_sample_at_1_4(t: &TestDb) {
+    migrations(t, &["1.4.0"]);
+    std::fs::copy(
+        repo_root().join("tests/data/legacy-format-sample.json"),
+        t.backup_dir().join("initial_backup.json"),
+    )
+    .unwrap();
+    t.cmd()
+        .args(["install", "--yes", "--baseline", "1.4.0"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Installed version 1.4.0"));
+    assert_eq!(version(t).as_deref(), Some("1.4.0"));
+}
+
+/// The binary as a plain process (to run two at once, or to kill one).
+fn std_cmd(t: &TestDb) -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ign-setup"));
+    cmd.current_dir(t.work.path())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NEO4J_URI", &t.server.uri)
+        .env("NEO4J_USERNAME", &t.server.user)
+        .env("NEO4J_PASSWORD", &t.server.password)
+        .env("NEO4J_DATABASE", &t.server.database)
+        .env("NO_COLOR", "1");
+    cmd
+}
+
+fn backup_files(t: &TestDb) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(t.backup_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("ign_scripts_db_backup_"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn lifecycle_install_upgrade_status_and_reruns_change_nothing() {
+    let t = TestDb::acquire();
+    install_sample_at_1_4(&t);
+    assert!(t.count("MATCH (n:Function) RETURN count(n) AS c") > 0);
+    t.cmd()
+        .args(["migrations", "status"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("up to date"));
+    let at_1_4 = state(&t);
+    t.cmd()
+        .args(["install", "--yes"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Already installed: version 1.4.0"));
+    assert_eq!(state(&t), at_1_4);
+
+    migrations(&t, &["1.5.0"]);
+    t.cmd()
+        .args(["migrations", "status", "--json"])
+        .assert()
+        .code(4)
+        .stdout(predicate::str::contains("\"pending\""));
+    t.cmd()
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "Upgraded 1.4.0 -> 1.5.0: 2 migration files applied",
+        ));
+    assert_eq!(version(&t).as_deref(), Some("1.5.0"));
+    assert_eq!(
+        t.count("MATCH (f:Function) WHERE f.usage_count IS NULL RETURN count(f) AS c"),
+        0
+    );
+    assert_eq!(
+        t.count("MATCH (m:IgnSetupMigration) RETURN count(m) AS c"),
+        4
+    );
+    let applied = t.query(
+        "MATCH (m:IgnSetupMigration {version: '1.5.0'}) RETURN m.applied_at AS at, m.duration_ms AS ms, m.tool_version AS tool, m.checksum AS sum",
+    );
+    for r in &applied {
+        assert!(r["at"].as_str().unwrap().ends_with('Z'), "{r:?}");
+        assert!(r["ms"].is_number(), "{r:?}");
+        assert_eq!(r["sum"].as_str().unwrap().len(), 64, "{r:?}");
+    }
+    t.cmd()
+        .args(["migrations", "status"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("up to date"));
+    assert!(!t.backup_dir().join(".journal.json").exists());
+
+    let at_1_5 = state(&t);
+    let folder = snapshot_dir(&t.backup_dir());
+    t.cmd()
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Already at 1.5.0"));
+    t.cmd().args(["install", "--yes"]).assert().success();
+    t.cmd().args(["migrations", "status"]).assert().code(0);
+    assert_eq!(state(&t), at_1_5);
+    assert_eq!(snapshot_dir(&t.backup_dir()), folder);
+
+    // Refusals that change nothing.
+    t.cmd()
+        .args(["upgrade", "--to", "1.4.0", "--yes"])
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains("does not downgrade"));
+    t.cmd()
+        .args(["upgrade", "--to", "9.9.9", "--yes"])
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains("1.4.0, 1.5.0"));
+    assert_eq!(state(&t), at_1_5);
+}
+
+#[test]
+fn lifecycle_install_on_an_empty_database_runs_every_migration() {
+    let t = TestDb::acquire();
+    migrations(&t, &["1.4.0", "1.5.0"]);
+    t.cmd()
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains("run `ign-setup install`"));
+    t.cmd()
+        .args(["install", "--yes", "--json"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"changed\": true"));
+    assert_eq!(version(&t).as_deref(), Some("1.5.0"));
+    assert_eq!(
+        t.count("MATCH (m:IgnSetupMigration) RETURN count(m) AS c"),
+        4
+    );
+    let s = schema(&t).join(" ");
+    for name in [
+        "function_name_unique",
+        "function_module",
+        "session_id_unique",
+    ] {
+        assert!(s.contains(name), "{name} missing from {s}");
+    }
+    t.cmd().args(["migrations", "status"]).assert().code(0);
+}
+
+#[test]
+fn lifecycle_a_failing_migration_or_verify_query_rolls_back() {
+    let t = TestDb::acquire();
+    install_sample_at_1_4(&t);
+    let before = state(&t);
+    let dir = t.path("migrations/1.5.0");
+    let original = repo_root().join("migrations/1.5.0/001_function_constraints.cypher");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&original, dir.join("001_function_constraints.cypher")).unwrap();
+    write(
+        &dir.join("002_bad.cypher"),
+        "// the first statement works, the second does not\nMATCH (f:Function) SET f.touched = true;\n\nTHIS IS NOT CYPHER;\n",
+    );
+    t.cmd()
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .code(31)
+        .stderr(predicate::str::contains(
+            "version 1.5.0, `002_bad.cypher`, statement at line",
+        ))
+        .stderr(predicate::str::contains("rolled back"))
+        .stderr(predicate::str::contains("back at version 1.4.0"));
+    assert_eq!(state(&t), before);
+    assert!(!t.backup_dir().join(".journal.json").exists());
+
+    // Same with a verify query that fails.
+    std::fs::remove_file(dir.join("002_bad.cypher")).unwrap();
+    write(
+        &dir.join("verify.cypher"),
+        "RETURN true AS ok;\nMATCH (f:Function) RETURN count(f) < 0 AS ok;\n",
+    );
+    t.cmd()
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .code(31)
+        .stderr(predicate::str::contains("verify.cypher query 2"))
+        .stderr(predicate::str::contains("returned ok = false"));
+    assert_eq!(state(&t), before);
+
+    // And with a fault injected after the first file.
+    std::fs::remove_file(dir.join("verify.cypher")).unwrap();
+    t.cmd()
+        .env("IGN_SETUP_FAULT", "upgrade.migration:1")
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .code(31)
+        .stderr(predicate::str::contains(
+            "after `001_function_constraints.cypher`",
+        ));
+    assert_eq!(state(&t), before);
+    assert!(!t.backup_dir().join(".journal.json").exists());
+}
+
+#[test]
+fn lifecycle_two_upgrades_at_once_one_runs_one_is_locked_out() {
+    let t = TestDb::acquire();
+    install_sample_at_1_4(&t);
+    migrations(&t, &["1.5.0"]);
+    let spawn = || {
+        std_cmd(&t)
+            .env("IGN_SETUP_PAUSE", "upgrade.locked:3000")
+            .args(["upgrade", "--to", "1.5.0", "--yes"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let a = spawn();
+    let b = spawn();
+    let a = a.wait_with_output().unwrap();
+    let b = b.wait_with_output().unwrap();
+    let mut codes = [a.status.code().unwrap(), b.status.code().unwrap()];
+    codes.sort();
+    assert_eq!(codes, [0, 30], "a: {a:?}\nb: {b:?}");
+    let loser = if a.status.code() == Some(30) { &a } else { &b };
+    assert!(
+        String::from_utf8_lossy(&loser.stderr).contains("locked by"),
+        "{loser:?}"
+    );
+    assert_eq!(version(&t).as_deref(), Some("1.5.0"));
+    assert!(!t.backup_dir().join(".journal.json").exists());
+}
+
+#[test]
+fn lifecycle_a_killed_upgrade_is_recovered_by_the_next_run() {
+    let t = TestDb::acquire();
+    install_sample_at_1_4(&t);
+    migrations(&t, &["1.5.0"]);
+    let before = state(&t);
+    let mut child = std_cmd(&t)
+        .env("IGN_SETUP_PAUSE", "upgrade.migration:60000")
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the first migration file is applied and recorded: the
+    // database is then half-way between 1.4.0 and 1.5.0.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while t.count(
+        "MATCH (m:IgnSetupMigration {name: '001_function_constraints.cypher'}) RETURN count(m) AS c",
+    ) == 0
+    {
+        assert!(Instant::now() < deadline, "the upgrade never applied its first file");
+        assert!(child.try_wait().unwrap().is_none(), "the upgrade ended early");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let journal = std::fs::read_to_string(t.backup_dir().join(".journal.json")).unwrap();
+    assert!(journal.contains("\"operation\": \"upgrade\""), "{journal}");
+    assert!(journal.contains("\"phase\": \"destructive\""), "{journal}");
+    assert_ne!(state(&t), before);
+
+    // The next command recovers first, then does its own work.
+    t.cmd()
+        .args(["migrations", "status"])
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("rolled back"));
+    assert!(!t.backup_dir().join(".journal.json").exists());
+    assert_eq!(state(&t), before);
+    t.cmd()
+        .arg("recover")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Nothing to recover"));
+    // And the upgrade then goes through.
+    t.cmd()
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn lifecycle_dry_run_writes_nothing_and_drift_is_refused() {
+    let t = TestDb::acquire();
+    install_sample_at_1_4(&t);
+    migrations(&t, &["1.5.0"]);
+    let before = state(&t);
+    let folder = snapshot_dir(t.work.path());
+    let out = t
+        .cmd()
+        .args(["upgrade", "--to", "1.5.0", "--dry-run"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let text = String::from_utf8(out).unwrap();
+    assert!(text.contains("Upgrade plan: 1.4.0 -> 1.5.0"), "{text}");
+    assert!(
+        text.contains("002_backfill_function_module.cypher"),
+        "{text}"
+    );
+    assert!(text.contains("pre-upgrade backup into"), "{text}");
+    let out = t
+        .cmd()
+        .args(["upgrade", "--to", "1.5.0", "--dry-run", "--json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(doc["plan"]["from"], "1.4.0");
+    assert_eq!(doc["plan"]["to"], "1.5.0");
+    assert_eq!(doc["plan"]["versions"][0]["migrations"][0]["statements"], 3);
+    assert_eq!(state(&t), before);
+    assert_eq!(snapshot_dir(t.work.path()), folder);
+
+    // Edit an applied file: refused, naming the file and both checksums.
+    let edited = t.path("migrations/1.4.0/002_core_indexes.cypher");
+    let mut text = std::fs::read_to_string(&edited).unwrap();
+    text.push_str("\n// edited after release\n");
+    std::fs::write(&edited, text).unwrap();
+    let recorded = t.query(
+        "MATCH (m:IgnSetupMigration {name: '002_core_indexes.cypher'}) RETURN m.checksum AS c",
+    )[0]["c"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.cmd()
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains("002_core_indexes.cypher"))
+        .stderr(predicate::str::contains(&recorded))
+        .stderr(predicate::str::contains("restore the original file"));
+    t.cmd()
+        .args(["migrations", "status"])
+        .assert()
+        .code(20)
+        .stdout(predicate::str::contains("drift"));
+    assert_eq!(state(&t), before);
+    assert!(backup_files(&t).is_empty(), "{:?}", backup_files(&t));
+
+    // A recorded file that is gone is refused too.
+    std::fs::remove_file(&edited).unwrap();
+    t.cmd()
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains(
+            "is recorded as applied but is not in",
+        ));
+    assert_eq!(state(&t), before);
+}
+
+#[test]
+fn lifecycle_install_over_data_without_a_version_needs_a_baseline() {
+    let t = TestDb::acquire();
+    migrations(&t, &["1.4.0", "1.5.0"]);
+    t.exec("CREATE (:Function {name: 'system.tag.readBlocking'}), (:Function {name: 'system.db.runQuery', usage_count: 3})");
+    let before = state(&t);
+    t.cmd()
+        .args(["install", "--yes"])
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains("--baseline X.Y.Z"))
+        .stderr(predicate::str::contains("1.4.0, 1.5.0"));
+    t.cmd()
+        .args(["install", "--yes", "--baseline", "1.3.0"])
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains(
+            "1.3.0 is not in the migrations folder",
+        ));
+    assert_eq!(state(&t), before);
+    t.cmd()
+        .args(["install", "--yes", "--baseline", "1.4.0"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("upgrade --to 1.5.0"));
+    assert_eq!(version(&t).as_deref(), Some("1.4.0"));
+    assert_eq!(
+        t.count(
+            "MATCH (m:IgnSetupMigration {version: '1.4.0', baseline: true}) RETURN count(m) AS c"
+        ),
+        2
+    );
+    // The data itself was not touched.
+    assert_eq!(t.count("MATCH (f:Function) RETURN count(f) AS c"), 2);
+    t.cmd()
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .success();
+    assert_eq!(
+        t.count("MATCH (f:Function {name: 'system.tag.readBlocking'}) WHERE f.module = 'tag' RETURN count(f) AS c"),
+        1
+    );
+}
+
+#[test]
+fn lifecycle_install_bundle_on_an_empty_database() {
+    let t = TestDb::acquire();
+    // A release 1.5.0 bundle whose initial data is at 1.4.0.
+    install_sample_at_1_4(&t);
+    std::fs::remove_file(t.backup_dir().join("initial_backup.json")).unwrap();
+    t.cmd()
+        .args(["backup", "create", "--reason", "data at 1.4.0"])
+        .assert()
+        .success();
+    let functions = t.count("MATCH (f:Function) RETURN count(f) AS c");
+    let all = repo_root().join("migrations");
+    t.cmd()
+        .args([
+            "package",
+            "--version",
+            "1.5.0",
+            "--out",
+            "release",
+            "--migrations",
+        ])
+        .arg(&all)
+        .assert()
+        .success();
+    let zip = t.path("release/ign-scripts-1.5.0.zip");
+
+    // A fresh empty database and a fresh folder.
+    t.wipe();
+    std::fs::remove_dir_all(t.path("neo4j")).unwrap();
+    std::fs::remove_dir_all(t.path("migrations")).unwrap();
+    t.cmd()
+        .args(["install", "--yes", "--bundle"])
+        .arg(&zip)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Installed version 1.5.0"));
+    assert_eq!(version(&t).as_deref(), Some("1.5.0"));
+    assert_eq!(
+        t.count("MATCH (f:Function) RETURN count(f) AS c"),
+        functions
+    );
+    assert_eq!(
+        t.count("MATCH (f:Function) WHERE f.usage_count IS NULL RETURN count(f) AS c"),
+        0
+    );
+    assert_eq!(
+        t.count("MATCH (m:IgnSetupMigration) RETURN count(m) AS c"),
+        4
+    );
+    // The unpacked bundle is gone; nothing else was left beside the backups.
+    let leftovers: Vec<_> = std::fs::read_dir(t.path("neo4j"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .filter(|n| n != "fullbackup")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Installing it again changes nothing.
+    let after = state(&t);
+    t.cmd()
+        .args(["install", "--yes", "--bundle"])
+        .arg(&zip)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Already installed"));
+    assert_eq!(state(&t), after);
+}
