@@ -301,9 +301,15 @@ pub async fn execute_install(
         async |db: &Db| {
             let mut baselined = 0;
             if let Some(initial) = &plan.initial {
-                crate::restore::replace_database(db, &initial.path, &initial.report, progress)
-                    .await
-                    .map_err(StepError::Load)?;
+                crate::restore::replace_database(
+                    db,
+                    &initial.path,
+                    &initial.report,
+                    progress,
+                    crate::restore::LoadPurpose::Restore,
+                )
+                .await
+                .map_err(StepError::Load)?;
                 baselined = mark_loaded_history(db, catalog, &initial.data_version).await?;
             }
             let applied = migrate_and_record(db, catalog, &plan.upgrade).await?;
