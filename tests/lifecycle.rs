@@ -11,22 +11,7 @@ use crate::support::{repo_root, snapshot_dir, TestDb};
 
 /// Every node (but the lock) and relationship, without ids, sorted.
 fn content(t: &TestDb) -> Vec<String> {
-    let mut out: Vec<String> = t
-        .query("MATCH (n) WHERE NOT n:IgnSetupLock RETURN labels(n) AS l, properties(n) AS p")
-        .into_iter()
-        .map(|r| {
-            let mut labels: Vec<String> = serde_json::from_value(r["l"].clone()).unwrap();
-            labels.sort();
-            format!("N {labels:?} {}", r["p"])
-        })
-        .collect();
-    out.extend(
-        t.query("MATCH (a)-[r]->(b) RETURN type(r) AS t, properties(r) AS p, properties(a) AS a, properties(b) AS b")
-            .into_iter()
-            .map(|r| format!("R {} {} {} {}", r["t"], r["p"], r["a"], r["b"])),
-    );
-    out.sort();
-    out
+    crate::support::db_content(&t.db)
 }
 
 /// Names of the indexes and constraints.
@@ -108,14 +93,7 @@ fn std_cmd(t: &TestDb) -> std::process::Command {
 }
 
 fn backup_files(t: &TestDb) -> Vec<String> {
-    let mut v: Vec<String> = std::fs::read_dir(t.backup_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("ign_scripts_db_backup_"))
-        .collect();
-    v.sort();
-    v
+    crate::support::timestamped_backups(&t.backup_dir())
 }
 
 #[test]
@@ -548,4 +526,83 @@ fn lifecycle_install_bundle_on_an_empty_database() {
         .success()
         .stdout(predicate::str::contains("Already installed"));
     assert_eq!(state(&t), after);
+}
+
+#[test]
+fn lifecycle_an_upgrade_killed_at_ten_points_ends_before_or_after_never_between() {
+    let t = TestDb::acquire();
+    let reset = |t: &TestDb| {
+        let _ = std::fs::remove_dir_all(t.path("migrations/1.5.0"));
+        t.wipe();
+        install_sample_at_1_4(t);
+        migrations(t, &["1.5.0"]);
+    };
+    // The state without the clock: when a version or migration was recorded.
+    let timeless = |t: &TestDb| {
+        let (content, schema, version) = state(t);
+        let content: Vec<String> = content.iter().map(|c| regex_lite_strip(c)).collect();
+        (content, schema, version)
+    };
+    reset(&t);
+    let before = timeless(&t);
+    t.cmd()
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .success();
+    let after = timeless(&t);
+    assert_ne!(before, after);
+    reset(&t);
+    let journal = t.backup_dir().join(".journal.json");
+    let mut seen = Vec::new();
+    for delay_ms in [50u64, 150, 250, 400, 550, 700, 900, 1100, 1400, 1800] {
+        let mut child = std_cmd(&t)
+            .args(["upgrade", "--to", "1.5.0", "--yes"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL
+        let _ = child.wait();
+        let phase = std::fs::read_to_string(&journal)
+            .ok()
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(&j).ok())
+            .map(|j| j["phase"].as_str().unwrap_or("?").to_owned())
+            .unwrap_or_else(|| "none".into());
+        seen.push(format!("{delay_ms} ms: {phase}"));
+        // Any database command first finishes the recovery.
+        let _ = t.cmd().args(["migrations", "status"]).output().unwrap();
+        assert!(!journal.exists(), "{seen:?}");
+        let now = timeless(&t);
+        if now == after {
+            reset(&t);
+        } else {
+            assert_eq!(
+                now, before,
+                "killed after {delay_ms} ms ({phase}): neither before nor after"
+            );
+        }
+    }
+    assert!(
+        seen.iter().any(|p| p.ends_with("destructive")),
+        "no kill landed while migrations ran: {seen:?}"
+    );
+}
+
+/// Blanks the values of the clock-based properties in a content line.
+fn regex_lite_strip(line: &str) -> String {
+    let mut out = line.to_owned();
+    for key in ["\"applied_at\":", "\"installed_at\":", "\"duration_ms\":"] {
+        let mut from = 0;
+        while let Some(pos) = out[from..].find(key) {
+            let start = from + pos + key.len();
+            let end = out[start..]
+                .find([',', '}'])
+                .map(|e| start + e)
+                .unwrap_or(out.len());
+            out.replace_range(start..end, "_");
+            from = start + 1;
+        }
+    }
+    out
 }
