@@ -606,3 +606,138 @@ fn regex_lite_strip(line: &str) -> String {
     }
     out
 }
+
+#[test]
+fn lifecycle_an_upgrade_beside_a_restore_one_runs_the_other_is_locked_out() {
+    let t = TestDb::acquire();
+    install_sample_at_1_4(&t);
+    t.cmd().args(["backup", "create"]).assert().success();
+    let file = backup_files(&t).pop().unwrap();
+    migrations(&t, &["1.5.0"]);
+    // The upgrade holds the lock for a while before its first change.
+    let upgrade = std_cmd(&t)
+        .env("IGN_SETUP_PAUSE", "upgrade.locked:4000")
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lock_file = t.backup_dir().join(".ign-setup.lock");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&lock_file)
+        .map(|s| s.contains("upgrade"))
+        .unwrap_or(false)
+    {
+        assert!(Instant::now() < deadline, "the upgrade never took the lock");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t.cmd()
+        .args(["backup", "restore", "--yes", "--file", &file])
+        .assert()
+        .code(30)
+        .stderr(predicate::str::contains("locked by"));
+    let out = upgrade.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(version(&t).as_deref(), Some("1.5.0"));
+}
+
+#[test]
+fn lifecycle_a_server_stopped_mid_upgrade_is_recovered_once_it_is_back() {
+    use crate::support::PrivateServer;
+    let server = PrivateServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let backup_dir = work.path().join("neo4j/fullbackup");
+    std::fs::create_dir_all(&backup_dir).unwrap();
+    std::fs::copy(
+        repo_root().join("tests/data/legacy-format-sample.json"),
+        backup_dir.join("initial_backup.json"),
+    )
+    .unwrap();
+    let mig = work.path().join("migrations");
+    for v in ["1.4.0"] {
+        let to = mig.join(v);
+        std::fs::create_dir_all(&to).unwrap();
+        for e in std::fs::read_dir(repo_root().join("migrations").join(v))
+            .unwrap()
+            .flatten()
+        {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
+    server
+        .cmd(work.path())
+        .args(["install", "--yes", "--baseline", "1.4.0"])
+        .assert()
+        .success();
+    let to = mig.join("1.5.0");
+    std::fs::create_dir_all(&to).unwrap();
+    for e in std::fs::read_dir(repo_root().join("migrations/1.5.0"))
+        .unwrap()
+        .flatten()
+    {
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+    let db = server.connect();
+    let before = crate::support::db_content(&db);
+    drop(db);
+
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ign-setup"))
+        .current_dir(work.path())
+        .env("NEO4J_URI", &server.uri)
+        .env("NEO4J_USERNAME", "root")
+        .env("NEO4J_PASSWORD", &server.password)
+        .env("NEO4J_DATABASE", "neo4j")
+        .env("IGN_SETUP_PAUSE", "upgrade.migration:3000")
+        .args([
+            "upgrade",
+            "--to",
+            "1.5.0",
+            "--yes",
+            "--connect-timeout",
+            "2",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stop the server while the upgrade waits after its first migration file.
+    let journal = backup_dir.join(".journal.json");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&journal)
+        .map(|j| j.contains("destructive"))
+        .unwrap_or(false)
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the upgrade never started its migrations"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    server.stop();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("ign-setup recover"),
+        "the error says what to do: {stderr}"
+    );
+    assert!(journal.exists(), "the journal stays for the recovery");
+    server.restart();
+    server
+        .cmd(work.path())
+        .arg("recover")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("rolled back"));
+    let db = server.connect();
+    assert_eq!(
+        crate::support::db_content(&db),
+        before,
+        "back at 1.4.0, as before"
+    );
+}
