@@ -330,3 +330,152 @@ fn ctrl_c_during_a_restore_rolls_back() {
     }
     assert!(!journal.exists());
 }
+
+/// A zip with the given (name, bytes) entries, written with the zip crate as is.
+fn write_zip(path: &Path, entries: &[(&str, Vec<u8>)]) {
+    use std::io::Write;
+    let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
+    for (name, bytes) in entries {
+        z.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(bytes).unwrap();
+    }
+    z.finish().unwrap();
+}
+
+#[test]
+fn bad_bundles_migrations_and_flags_change_nothing() {
+    let t = TestDb::acquire();
+    t.exec("CREATE (:Function {name: 'keep-me'})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    // A good bundle to damage.
+    let repo = crate::support::repo_root();
+    t.cmd()
+        .args([
+            "package",
+            "--version",
+            "1.5.0",
+            "--out",
+            "rel",
+            "--migrations",
+        ])
+        .arg(repo.join("migrations"))
+        .assert()
+        .success();
+    let good = std::fs::read(t.path("rel/ign-scripts-1.5.0.zip")).unwrap();
+    let before_db = db_content(&t.db);
+    let before_dir = snapshot_dir(&t.backup_dir());
+    let check_unchanged = |what: &str| {
+        assert_eq!(db_content(&t.db), before_db, "database changed by {what}");
+        assert_eq!(
+            snapshot_dir(&t.backup_dir()),
+            before_dir,
+            "backup folder changed by {what}"
+        );
+    };
+
+    // Bundles, each through `package verify` and `install --bundle`.
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 3;
+    flipped[mid] ^= 0x5a;
+    let bundles: Vec<(&str, Vec<u8>)> = vec![
+        ("flipped byte", flipped),
+        ("truncated zip", good[..good.len() / 2].to_vec()),
+        ("empty file", Vec::new()),
+    ];
+    let dir = t.path("bad-bundles");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut cases: Vec<(String, std::path::PathBuf)> = Vec::new();
+    for (i, (what, bytes)) in bundles.iter().enumerate() {
+        let p = dir.join(format!("b{i}.zip"));
+        std::fs::write(&p, bytes).unwrap();
+        // With the published checksum beside it, as a release is downloaded.
+        std::fs::copy(
+            t.path("rel/ign-scripts-1.5.0.zip.sha256"),
+            dir.join(format!("b{i}.zip.sha256")),
+        )
+        .unwrap();
+        cases.push((what.to_string(), p));
+    }
+    for (i, (what, name)) in [
+        ("zip-slip", "../evil.txt"),
+        ("absolute path", "/tmp/ign-setup-evil.txt"),
+        ("manifest only", "manifest.json"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = dir.join(format!("z{i}.zip"));
+        write_zip(&p, &[(name, b"{}".to_vec())]);
+        cases.push((what.to_string(), p));
+    }
+    for (what, p) in &cases {
+        t.cmd().args(["package", "verify"]).arg(p).assert().code(20);
+        let out = t
+            .cmd()
+            .args(["install", "--yes", "--bundle"])
+            .arg(p)
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "{what}: install --bundle accepted it"
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).trim().is_empty(),
+            "{what}: no message"
+        );
+        check_unchanged(what);
+    }
+    assert!(!Path::new("/tmp/ign-setup-evil.txt").exists());
+    assert!(!t.work.path().join("evil.txt").exists());
+
+    // Migration folders, each refused by `migrations status` and `upgrade`.
+    let mig_cases: Vec<(&str, &str, &str)> = vec![
+        ("non-semver folder", "1.5", "001_a.cypher"),
+        ("v-prefixed folder", "v1.5.0", "001_a.cypher"),
+        ("bad file name", "1.5.0", "a.cypher"),
+        ("empty file", "1.5.0", "001_empty.cypher"),
+        ("unterminated string", "1.5.0", "001_open.cypher"),
+    ];
+    for (what, folder, file) in mig_cases {
+        let root = t.path(&format!("mig-{}", what.replace(' ', "-")));
+        std::fs::create_dir_all(root.join(folder)).unwrap();
+        let text = match what {
+            "empty file" => "// nothing here\n",
+            "unterminated string" => "MATCH (n) SET n.x = 'open;\n",
+            _ => "MATCH (n:Function) SET n.touched = true;\n",
+        };
+        std::fs::write(root.join(folder).join(file), text).unwrap();
+        for args in [
+            vec!["migrations", "status"],
+            vec!["upgrade", "--to", "1.5.0", "--yes"],
+        ] {
+            t.cmd()
+                .args(&args)
+                .arg("--migrations")
+                .arg(&root)
+                .assert()
+                .failure()
+                .stderr(predicate::str::is_empty().not());
+            check_unchanged(what);
+        }
+    }
+
+    // Invalid flags.
+    for args in [
+        vec!["upgrade", "--to", "one.five"],
+        vec!["backup", "create", "--frobnicate"],
+        vec!["package", "--version", "1.x"],
+    ] {
+        t.cmd().args(&args).assert().code(2);
+        check_unchanged(&args.join(" "));
+    }
+    let long_reason = "x".repeat(1001);
+    t.cmd()
+        .args(["backup", "create", "--reason", &long_reason])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("too long"));
+    check_unchanged("a reason of 1001 characters");
+}
