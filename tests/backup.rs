@@ -992,7 +992,7 @@ fn a_killed_create_leaves_only_temporary_files() {
     let mut completed = Vec::new();
     let mut killed_while_writing = std::collections::BTreeSet::new();
 
-    for delay in [50u64, 200, 500, 1000, 1500] {
+    for delay in [50u64, 150, 250, 400, 550, 700, 850, 1000, 1250, 1500] {
         let mut child = std_cmd(&t).args(["backup", "create"]).spawn().unwrap();
         std::thread::sleep(Duration::from_millis(delay));
         let _ = child.kill();
