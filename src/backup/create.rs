@@ -79,11 +79,11 @@ pub async fn create_backup(
 
     let progress = Progress::new(req.progress, "nodes", total_nodes);
     let mut stream = db
-        .stream_ahead(query(&format!(
+        .stream(query(&format!(
             "MATCH (n) WHERE NOT n:IgnSetupLock RETURN {idf}(n) AS id, labels(n) AS labels, properties(n) AS props"
         )))
         .await?;
-    while let Some(row) = stream.next().await? {
+    while let Some(row) = stream.next().await.map_err(|e| db_err(db, e))? {
         let id = id_text(row.get::<BoltType>("id").ok())?;
         let labels: Vec<String> = row
             .get("labels")
@@ -96,11 +96,11 @@ pub async fn create_backup(
 
     let progress = Progress::new(req.progress, "relationships", total_rels);
     let mut stream = db
-        .stream_ahead(query(&format!(
+        .stream(query(&format!(
             "MATCH (a)-[r]->(b) RETURN {idf}(r) AS id, type(r) AS type, {idf}(a) AS s, {idf}(b) AS e, properties(r) AS props"
         )))
         .await?;
-    while let Some(row) = stream.next().await? {
+    while let Some(row) = stream.next().await.map_err(|e| db_err(db, e))? {
         let id = id_text(row.get::<BoltType>("id").ok())?;
         let rel_type: String = row
             .get("type")
@@ -166,6 +166,10 @@ pub async fn create_backup(
         file,
         size,
     })
+}
+
+fn db_err(db: &Db, e: neo4rs::Error) -> BackupError {
+    BackupError::Graph(db.classify(e))
 }
 
 fn id_text(v: Option<BoltType>) -> Result<String, BackupError> {

@@ -4,7 +4,6 @@
 use std::time::{Duration, Instant};
 
 use neo4rs::{ConfigBuilder, DetachedRowStream, Graph, Query, Row, Txn};
-use tokio::sync::mpsc;
 
 use super::error::{classify, GraphError};
 use crate::config::{ConnectSettings, Secret};
@@ -12,38 +11,6 @@ use crate::config::{ConnectSettings, Secret};
 /// Rows fetched per round trip: large enough that streaming a big database is
 /// not dominated by latency, small enough to keep memory flat.
 pub const FETCH_SIZE: usize = 2000;
-
-/// Rows handed over at once by [`Db::stream_ahead`]'s reader task.
-const AHEAD_CHUNK: usize = 500;
-
-/// Rows of a result being read ahead by a task; see [`Db::stream_ahead`].
-/// Dropping it stops the reader.
-pub struct RowsAhead {
-    rx: mpsc::Receiver<Result<Vec<Row>, GraphError>>,
-    current: std::vec::IntoIter<Row>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl RowsAhead {
-    pub async fn next(&mut self) -> Result<Option<Row>, GraphError> {
-        loop {
-            if let Some(row) = self.current.next() {
-                return Ok(Some(row));
-            }
-            match self.rx.recv().await {
-                Some(Ok(chunk)) => self.current = chunk.into_iter(),
-                Some(Err(e)) => return Err(e),
-                None => return Ok(None),
-            }
-        }
-    }
-}
-
-impl Drop for RowsAhead {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
 
 /// Who answered, as reported by `dbms.components()`.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -227,54 +194,6 @@ impl Db {
     /// Streams a large result; rows arrive `FETCH_SIZE` at a time.
     pub async fn stream(&self, q: Query) -> Result<DetachedRowStream, GraphError> {
         self.graph.execute(q).await.map_err(|e| self.classify(e))
-    }
-
-    /// Streams a large result while a task reads ahead: the next rows are
-    /// fetched from the server while the caller is still handling the ones
-    /// before them, so the server and the client work at the same time.
-    /// At most `FETCH_SIZE` rows wait in the read-ahead, besides the driver's own buffer.
-    pub async fn stream_ahead(&self, q: Query) -> Result<RowsAhead, GraphError> {
-        let mut stream = self.stream(q).await?;
-        let (address, user, database, tls) = (
-            self.address.clone(),
-            self.user.clone(),
-            self.database.clone(),
-            self.tls,
-        );
-        let (tx, rx) = mpsc::channel(FETCH_SIZE / AHEAD_CHUNK);
-        let task = tokio::spawn(async move {
-            let mut chunk = Vec::with_capacity(AHEAD_CHUNK);
-            loop {
-                match stream.next().await {
-                    Ok(Some(row)) => {
-                        chunk.push(row);
-                        if chunk.len() == AHEAD_CHUNK {
-                            let full =
-                                std::mem::replace(&mut chunk, Vec::with_capacity(AHEAD_CHUNK));
-                            if tx.send(Ok(full)).await.is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    Ok(None) => {
-                        if !chunk.is_empty() {
-                            let _ = tx.send(Ok(chunk)).await;
-                        }
-                        return;
-                    }
-                    Err(e) => {
-                        let err = classify(e, &address, &user, database.as_deref(), false, tls);
-                        let _ = tx.send(Err(err)).await;
-                        return;
-                    }
-                }
-            }
-        });
-        Ok(RowsAhead {
-            rx,
-            current: Vec::new().into_iter(),
-            task,
-        })
     }
 
     /// Runs a write in its own auto-committed transaction.

@@ -6,6 +6,6 @@ pub mod cypher;
 pub mod error;
 pub mod value;
 
-pub use connect::{Db, RowsAhead, ServerInfo, FETCH_SIZE};
+pub use connect::{Db, ServerInfo, FETCH_SIZE};
 pub use cypher::{escape_name, label_expr, CypherName, NameError};
 pub use error::GraphError;
