@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use neo4rs::{query, BoltList, BoltMap, BoltString, BoltType};
+use neo4rs::{query, BoltInteger, BoltList, BoltMap, BoltString, BoltType};
 use tokio::sync::mpsc;
 
 use super::RestoreError;
@@ -31,10 +31,18 @@ enum Batch {
     Rels(Vec<RelRecord>),
 }
 
+/// Records the parser may hold back while it fills batches of one label set
+/// or one type: bounds memory whatever the mix of labels in the file.
+const MAX_BUFFERED: usize = 4 * BATCH;
+
+/// Turns the file's records into batches of one label set (nodes) or one type
+/// (relationships), so that each UNWIND query carries up to `BATCH` rows even
+/// when labels and types are interleaved in the file.
 struct ChannelSink {
     tx: mpsc::Sender<Batch>,
-    nodes: Vec<NodeRecord>,
-    rels: Vec<RelRecord>,
+    nodes: BTreeMap<Vec<String>, Vec<NodeRecord>>,
+    rels: BTreeMap<String, Vec<RelRecord>>,
+    buffered: usize,
 }
 
 impl ChannelSink {
@@ -45,9 +53,17 @@ impl ChannelSink {
     }
 
     fn flush_nodes(&mut self) -> Result<(), BackupError> {
-        if !self.nodes.is_empty() {
-            let b = std::mem::take(&mut self.nodes);
+        for (_, b) in std::mem::take(&mut self.nodes) {
+            self.buffered -= b.len();
             self.send(Batch::Nodes(b))?;
+        }
+        Ok(())
+    }
+
+    fn flush_rels(&mut self) -> Result<(), BackupError> {
+        for (_, b) in std::mem::take(&mut self.rels) {
+            self.buffered -= b.len();
+            self.send(Batch::Rels(b))?;
         }
         Ok(())
     }
@@ -55,19 +71,36 @@ impl ChannelSink {
 
 impl RecordSink for ChannelSink {
     fn node(&mut self, n: NodeRecord) -> Result<(), BackupError> {
-        self.nodes.push(n);
-        if self.nodes.len() >= BATCH {
+        let mut key = n.labels.clone();
+        key.sort();
+        key.dedup();
+        let group = self.nodes.entry(key).or_default();
+        group.push(n);
+        self.buffered += 1;
+        if group.len() >= BATCH {
+            let b = std::mem::take(group);
+            self.buffered -= b.len();
+            self.send(Batch::Nodes(b))?;
+        } else if self.buffered >= MAX_BUFFERED {
             self.flush_nodes()?;
         }
         Ok(())
     }
 
     fn relationship(&mut self, r: RelRecord) -> Result<(), BackupError> {
-        self.flush_nodes()?;
-        self.rels.push(r);
-        if self.rels.len() >= BATCH {
-            let b = std::mem::take(&mut self.rels);
+        // Every node must be loaded before the first relationship needs it.
+        if !self.nodes.is_empty() {
+            self.flush_nodes()?;
+        }
+        let group = self.rels.entry(r.rel_type.clone()).or_default();
+        group.push(r);
+        self.buffered += 1;
+        if group.len() >= BATCH {
+            let b = std::mem::take(group);
+            self.buffered -= b.len();
             self.send(Batch::Rels(b))?;
+        } else if self.buffered >= MAX_BUFFERED {
+            self.flush_rels()?;
         }
         Ok(())
     }
@@ -90,21 +123,19 @@ pub async fn load_data(
     purpose: super::LoadPurpose,
 ) -> Result<Loaded, RestoreError> {
     let idf = crate::backup::create::id_function(db);
-    let mut ids: HashMap<String, BoltType> = HashMap::new();
+    let mut ids: IdMap = HashMap::new();
     let (tx, mut rx) = mpsc::channel::<Batch>(4);
     let owned = path.to_owned();
     let parser = tokio::task::spawn_blocking(move || {
         let mut sink = ChannelSink {
             tx,
-            nodes: Vec::new(),
-            rels: Vec::new(),
+            nodes: BTreeMap::new(),
+            rels: BTreeMap::new(),
+            buffered: 0,
         };
         read_backup(&owned, &mut sink)?;
         sink.flush_nodes()?;
-        if !sink.rels.is_empty() {
-            let b = std::mem::take(&mut sink.rels);
-            sink.send(Batch::Rels(b))?;
-        }
+        sink.flush_rels()?;
         Ok::<(), BackupError>(())
     });
 
@@ -160,6 +191,26 @@ pub async fn load_data(
     Ok(loaded)
 }
 
+/// The id the server gave a loaded node: an `elementId` string, or an `id`
+/// integer before Neo4j 5. Kept compact, one per node for the whole load.
+enum NewId {
+    Text(Box<str>),
+    Int(i64),
+}
+
+impl NewId {
+    fn to_bolt(&self) -> BoltType {
+        match self {
+            NewId::Text(s) => bolt_str(s),
+            NewId::Int(i) => BoltType::Integer(BoltInteger::new(*i)),
+        }
+    }
+}
+
+/// Backup id → id of the node created for it. Its size grows with the node
+/// count (about 100 bytes a node); everything else in a load is bounded.
+type IdMap = HashMap<Box<str>, NewId>;
+
 fn bolt_str(s: &str) -> BoltType {
     BoltType::String(BoltString::new(s))
 }
@@ -168,7 +219,7 @@ async fn load_nodes(
     db: &Db,
     nodes: Vec<NodeRecord>,
     idf: &str,
-    ids: &mut HashMap<String, BoltType>,
+    ids: &mut IdMap,
 ) -> Result<(), RestoreError> {
     let mut groups: BTreeMap<Vec<String>, Vec<BoltType>> = BTreeMap::new();
     for n in nodes {
@@ -199,10 +250,16 @@ async fn load_nodes(
             let old: String = row.get("old").map_err(|e| {
                 RestoreError::Internal(format!("created node without its backup id: {e}"))
             })?;
-            let new: BoltType = row
-                .get("new")
-                .map_err(|e| RestoreError::Internal(format!("created node without an id: {e}")))?;
-            ids.insert(old, new);
+            let new = match row.get::<BoltType>("new") {
+                Ok(BoltType::String(s)) => NewId::Text(s.value.into_boxed_str()),
+                Ok(BoltType::Integer(i)) => NewId::Int(i.value),
+                other => {
+                    return Err(RestoreError::Internal(format!(
+                        "created node without an id: {other:?}"
+                    )))
+                }
+            };
+            ids.insert(old.into_boxed_str(), new);
         }
     }
     Ok(())
@@ -212,12 +269,12 @@ async fn load_rels(
     db: &Db,
     rels: Vec<RelRecord>,
     idf: &str,
-    ids: &HashMap<String, BoltType>,
+    ids: &IdMap,
 ) -> Result<(), RestoreError> {
     let mut groups: BTreeMap<String, Vec<BoltType>> = BTreeMap::new();
     for r in rels {
         let endpoint = |old: &str| {
-            ids.get(old).cloned().ok_or_else(|| {
+            ids.get(old).map(NewId::to_bolt).ok_or_else(|| {
                 RestoreError::Mismatch(format!(
                     "relationship `{}` points at node `{old}`, which was not loaded",
                     r.id
