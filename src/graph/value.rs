@@ -195,6 +195,75 @@ pub fn encode_properties(map: &BoltMap) -> Result<Map<String, Value>> {
     Ok(out)
 }
 
+/// Appends the JSON text of `encode_properties(map)` to `out`, byte for byte
+/// the same, without building the intermediate JSON values: backup create
+/// writes every property of the database through here. Plain values (the
+/// bulk of any graph) are written directly; tagged ones go through
+/// [`encode`].
+pub fn write_properties(map: &BoltMap, out: &mut Vec<u8>) -> Result<()> {
+    let mut entries: Vec<(&str, &BoltType)> = map
+        .value
+        .iter()
+        .filter(|(_, v)| !matches!(v, BoltType::Null(_)))
+        .map(|(k, v)| (k.value.as_str(), v))
+        .collect();
+    // serde_json's map is ordered by key bytes: so is this.
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    out.push(b'{');
+    for (i, (key, value)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_json_str(key, out);
+        out.push(b':');
+        write_value(value, out).map_err(|e| in_property(key, e))?;
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Appends `s` as a JSON string, escaped as serde_json escapes it.
+pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
+    serde_json::to_writer(&mut *out, s).expect("writing to memory cannot fail");
+}
+
+fn write_value(v: &BoltType, out: &mut Vec<u8>) -> Result<()> {
+    match v {
+        BoltType::List(list) => {
+            check_list(&list.value)?;
+            out.push(b'[');
+            for (index, item) in list.value.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                write_scalar(item, out).map_err(|e| in_list(index, e))?;
+            }
+            out.push(b']');
+            Ok(())
+        }
+        BoltType::Null(_) => {
+            out.extend_from_slice(b"null");
+            Ok(())
+        }
+        other => write_scalar(other, out),
+    }
+}
+
+fn write_scalar(v: &BoltType, out: &mut Vec<u8>) -> Result<()> {
+    let to_memory = "writing to memory cannot fail";
+    match v {
+        BoltType::Boolean(b) => out.extend_from_slice(if b.value { b"true" } else { b"false" }),
+        BoltType::Integer(i) => serde_json::to_writer(&mut *out, &i.value).expect(to_memory),
+        // Both print the shortest text that reads back to the same bits.
+        BoltType::Float(f) if f.value.is_finite() => {
+            serde_json::to_writer(&mut *out, &f.value).expect(to_memory)
+        }
+        BoltType::String(s) => write_json_str(&s.value, out),
+        other => serde_json::to_writer(&mut *out, &encode_scalar(other)?).expect(to_memory),
+    }
+    Ok(())
+}
+
 /// Decodes properties written by [`encode_properties`].
 pub fn decode_properties(obj: &Map<String, Value>) -> Result<BoltMap> {
     decode_properties_with(obj, decode)

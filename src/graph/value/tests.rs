@@ -653,9 +653,20 @@ fn properties_skip_nulls_and_name_the_failing_key() {
     assert_eq!(decoded.len(), 2);
     assert_same(decoded.value.get("born").unwrap(), &date(1815, 12, 10));
 
+    let mut direct = Vec::new();
+    write_properties(&map, &mut direct).unwrap();
+    assert_eq!(
+        String::from_utf8(direct).unwrap(),
+        r#"{"born":{"$type":"Date","value":"1815-12-10"},"name":"Ada"}"#
+    );
+
     map.put("bad".into(), BoltType::Map(BoltMap::new()));
     assert_eq!(
         chain(&encode_properties(&map).unwrap_err()),
+        "property \"bad\": a Map cannot be stored as a Neo4j property value"
+    );
+    assert_eq!(
+        chain(&write_properties(&map, &mut Vec::new()).unwrap_err()),
         "property \"bad\": a Map cannot be stored as a Neo4j property value"
     );
 
@@ -855,6 +866,21 @@ proptest! {
         // Encoding is a function of the value: a restored-then-backed-up
         // database gives the same file.
         prop_assert_eq!(encode(&decoded).unwrap(), encoded);
+    }
+
+    #[test]
+    fn writing_properties_directly_gives_the_same_text(
+        values in proptest::collection::vec(arb_property(), 0..8),
+        keys in proptest::collection::vec("[a-z\\u{e9}\"\\\\ ]{0,6}", 8),
+    ) {
+        let mut map = BoltMap::new();
+        for (k, v) in keys.iter().zip(values) {
+            map.put(k.as_str().into(), v);
+        }
+        let via_values = serde_json::to_vec(&encode_properties(&map).unwrap()).unwrap();
+        let mut direct = Vec::new();
+        write_properties(&map, &mut direct).unwrap();
+        prop_assert_eq!(String::from_utf8(direct).unwrap(), String::from_utf8(via_values).unwrap());
     }
 
     #[test]
