@@ -45,6 +45,12 @@ pub enum BackupType {
 }
 
 impl BackupType {
+    /// Safety and pre-upgrade backups are what a rollback loads: they get the
+    /// full, record-by-record verification before the destructive step starts.
+    pub fn guards_a_destructive_step(self) -> bool {
+        matches!(self, BackupType::Safety | BackupType::PreUpgrade)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             BackupType::Full => "full",

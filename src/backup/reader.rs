@@ -156,6 +156,25 @@ fn check_version(path: &Path, m: &Metadata) -> Result<(), BackupError> {
     }
 }
 
+/// sha256 of everything after the first line, as `metadata.checksum` covers it.
+pub fn content_sha256(path: &Path) -> Result<String, BackupError> {
+    let mut hashing = HashAfterFirstLine {
+        inner: open_regular(path)?,
+        seen_newline: false,
+        hasher: Sha256::new(),
+    };
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        match hashing.read(&mut buf) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(BackupError::io("read", path, e)),
+        }
+    }
+    Ok(hex::encode(hashing.hasher.finalize()))
+}
+
 /// Reads the whole file, handing each record to `sink`.
 pub fn read_backup(path: &Path, sink: &mut dyn RecordSink) -> Result<ReadOutcome, BackupError> {
     let file = open_regular(path)?;

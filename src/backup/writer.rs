@@ -8,11 +8,13 @@ use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use serde_json::{Map, Value};
+use neo4rs::BoltMap;
 
 use super::format::{ChecksumMeta, Metadata, Schema, Statistics, CHECKSUM_SCOPE, FORMAT_VERSION};
 use super::BackupError;
 use crate::fsutil;
+use crate::graph::escape_name;
+use crate::graph::value::{self, CodecError};
 use crate::hash::HashingWriter;
 
 #[derive(Debug, PartialEq, Eq, Clone, Copy)]
@@ -30,8 +32,18 @@ pub struct BackupWriter {
     section: Section,
     first_in_section: bool,
     stats: Statistics,
-    node_ids: HashSet<u64>,
+    node_ids: HashSet<u64, IdHashed>,
+    /// Labels, types and keys already known to be restorable.
+    checked_names: HashSet<String>,
     scratch: Vec<u8>,
+}
+
+/// What `finish` wrote: the file, its metadata line and its statistics.
+#[derive(Debug)]
+pub struct Written {
+    pub path: PathBuf,
+    pub metadata: Metadata,
+    pub statistics: Statistics,
 }
 
 /// Node ids are kept as 64-bit hashes: enough to check relationship
@@ -41,6 +53,34 @@ pub(crate) fn id_hash(id: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     id.hash(&mut h);
     h.finish()
+}
+
+/// Hasher for sets of [`id_hash`] values, which are hashes already.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHashed;
+
+impl std::hash::BuildHasher for IdHashed {
+    type Hasher = IdHasher;
+    fn build_hasher(&self) -> IdHasher {
+        IdHasher(0)
+    }
+}
+
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64s are hashed here; anything else still spreads.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
 }
 
 impl BackupWriter {
@@ -59,9 +99,31 @@ impl BackupWriter {
             section: Section::Start,
             first_in_section: true,
             stats: Statistics::default(),
-            node_ids: HashSet::new(),
+            node_ids: HashSet::default(),
+            checked_names: HashSet::new(),
             scratch: Vec::with_capacity(4096),
         })
+    }
+
+    /// A name the database holds but no query could write back (restore
+    /// escapes every name) makes the backup useless: refused here, once per name.
+    fn check_name(&mut self, name: &str, what: &str) -> Result<(), BackupError> {
+        if self.checked_names.contains(name) {
+            return Ok(());
+        }
+        escape_name(name).map_err(|e| BackupError::BadName {
+            path: self.dir.join(&self.final_name),
+            message: format!("{what} {e}"),
+        })?;
+        self.checked_names.insert(name.to_owned());
+        Ok(())
+    }
+
+    fn check_keys(&mut self, properties: &BoltMap) -> Result<(), BackupError> {
+        for key in properties.value.keys() {
+            self.check_name(&key.value, "property key")?;
+        }
+        Ok(())
     }
 
     fn out(&mut self) -> &mut HashingWriter<BufWriter<File>> {
@@ -87,11 +149,13 @@ impl BackupWriter {
         Ok(())
     }
 
+    /// Appends one node. Its JSON is written straight from the server's values
+    /// (no intermediate JSON tree), keys in the order serde_json would give.
     pub fn write_node(
         &mut self,
         id: &str,
         labels: &[String],
-        properties: Map<String, Value>,
+        properties: &BoltMap,
     ) -> Result<(), BackupError> {
         assert_eq!(self.section, Section::Nodes, "nodes come after the schema");
         if !self.node_ids.insert(id_hash(id)) {
@@ -100,20 +164,45 @@ impl BackupWriter {
             )));
         }
         for l in labels {
-            *self.stats.label_counts.entry(l.clone()).or_insert(0) += 1;
+            self.check_name(l, "label")?;
+        }
+        self.check_keys(properties)?;
+        let mut buf = self.start_record();
+        buf.extend_from_slice(b"{\"id\":");
+        value::write_json_str(id, &mut buf);
+        buf.extend_from_slice(b",\"labels\":[");
+        for (i, l) in labels.iter().enumerate() {
+            if i > 0 {
+                buf.push(b',');
+            }
+            value::write_json_str(l, &mut buf);
+        }
+        buf.extend_from_slice(b"],\"properties\":");
+        if let Err(e) = value::write_properties(properties, &mut buf) {
+            self.scratch = buf;
+            return Err(property_error(id, e));
+        }
+        buf.push(b'}');
+        for l in labels {
+            match self.stats.label_counts.get_mut(l) {
+                Some(c) => *c += 1,
+                None => {
+                    self.stats.label_counts.insert(l.clone(), 1);
+                }
+            }
         }
         self.stats.node_count += 1;
-        let record = serde_json::json!({ "id": id, "labels": labels, "properties": properties });
-        self.write_record(&record)
+        self.end_record(buf)
     }
 
+    /// Appends one relationship; both endpoints must have been written.
     pub fn write_relationship(
         &mut self,
         id: &str,
         rel_type: &str,
         start: &str,
         end: &str,
-        properties: Map<String, Value>,
+        properties: &BoltMap,
     ) -> Result<(), BackupError> {
         if self.section == Section::Nodes {
             self.write_bytes(b"\n],\"relationships\":[")?;
@@ -127,23 +216,44 @@ impl BackupWriter {
                 )));
             }
         }
-        *self
-            .stats
-            .relationship_type_counts
-            .entry(rel_type.to_owned())
-            .or_insert(0) += 1;
+        self.check_name(rel_type, "relationship type")?;
+        self.check_keys(properties)?;
+        // Keys in serde_json's order, as in every earlier file.
+        let mut buf = self.start_record();
+        buf.extend_from_slice(b"{\"end\":");
+        value::write_json_str(end, &mut buf);
+        buf.extend_from_slice(b",\"id\":");
+        value::write_json_str(id, &mut buf);
+        buf.extend_from_slice(b",\"properties\":");
+        if let Err(e) = value::write_properties(properties, &mut buf) {
+            self.scratch = buf;
+            return Err(property_error(id, e));
+        }
+        buf.extend_from_slice(b",\"start\":");
+        value::write_json_str(start, &mut buf);
+        buf.extend_from_slice(b",\"type\":");
+        value::write_json_str(rel_type, &mut buf);
+        buf.push(b'}');
+        match self.stats.relationship_type_counts.get_mut(rel_type) {
+            Some(c) => *c += 1,
+            None => {
+                self.stats
+                    .relationship_type_counts
+                    .insert(rel_type.to_owned(), 1);
+            }
+        }
         self.stats.relationship_count += 1;
-        let record = serde_json::json!({
-            "id": id, "type": rel_type, "start": start, "end": end, "properties": properties
-        });
-        self.write_record(&record)
+        self.end_record(buf)
     }
 
-    fn write_record(&mut self, record: &Value) -> Result<(), BackupError> {
+    fn start_record(&mut self) -> Vec<u8> {
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
         buf.extend_from_slice(if self.first_in_section { b"\n" } else { b",\n" });
-        serde_json::to_writer(&mut buf, record).expect("records serialise");
+        buf
+    }
+
+    fn end_record(&mut self, buf: Vec<u8>) -> Result<(), BackupError> {
         self.first_in_section = false;
         let r = self.write_bytes(&buf);
         self.scratch = buf;
@@ -159,7 +269,7 @@ impl BackupWriter {
     }
 
     /// Completes the file and publishes it under its final name.
-    pub fn finish(mut self, mut metadata: Metadata) -> Result<PathBuf, BackupError> {
+    pub fn finish(mut self, mut metadata: Metadata) -> Result<Written, BackupError> {
         if self.section == Section::Start {
             self.write_schema(&Schema::default())?;
         }
@@ -209,7 +319,11 @@ impl BackupWriter {
             let _ = std::fs::remove_file(&tmp);
             return Err(BackupError::io("publish", &target, e));
         }
-        Ok(target)
+        Ok(Written {
+            path: target,
+            metadata,
+            statistics: std::mem::take(&mut self.stats),
+        })
     }
 }
 
@@ -220,4 +334,8 @@ impl Drop for BackupWriter {
             let _ = std::fs::remove_file(&self.body_path);
         }
     }
+}
+
+fn property_error(id: &str, e: CodecError) -> BackupError {
+    BackupError::Value(format!("entity `{id}`: {}", super::with_causes(&e)))
 }
