@@ -7,6 +7,7 @@
 //! is loaded back the same way and verified. If the process dies, the journal
 //! tells the next run what to roll back (see [`recover`]).
 
+mod idmap;
 pub mod load;
 pub mod schema;
 
