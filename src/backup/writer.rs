@@ -339,3 +339,108 @@ impl Drop for BackupWriter {
 fn property_error(id: &str, e: CodecError) -> BackupError {
     BackupError::Value(format!("entity `{id}`: {}", super::with_causes(&e)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backup::format::BackupType;
+    use crate::backup::verify::{verify_backup, verify_written};
+    use neo4rs::{BoltString, BoltType};
+
+    fn metadata() -> Metadata {
+        Metadata {
+            timestamp: "20260101_000000".into(),
+            datetime: "2026-01-01T00:00:00.000000Z".into(),
+            reason: "test".into(),
+            node_count: 0,
+            relationship_count: 0,
+            version: String::new(),
+            backup_type: BackupType::Full.as_str().into(),
+            source: crate::backup::format::SOURCE.into(),
+            tool_version: None,
+            app_version: None,
+            database: None,
+            server: None,
+            schema_count: Some(0),
+            checksum: None,
+        }
+    }
+
+    fn props(pairs: &[(&str, BoltType)]) -> BoltMap {
+        let mut m = BoltMap::new();
+        for (k, v) in pairs {
+            m.put(BoltString::new(k), v.clone());
+        }
+        m
+    }
+
+    fn write_sample(dir: &Path) -> Written {
+        let mut w = BackupWriter::create(dir, "sample.json").unwrap();
+        w.write_schema(&Schema::default()).unwrap();
+        let p = props(&[("name", BoltType::String("Ada \"L\"\n".into()))]);
+        w.write_node("n1", &["Person".into()], &p).unwrap();
+        w.write_node("n2", &["Person".into(), "Dev".into()], &BoltMap::new())
+            .unwrap();
+        w.write_relationship("r1", "KNOWS", "n1", "n2", &p).unwrap();
+        w.finish(metadata()).unwrap()
+    }
+
+    #[test]
+    fn a_written_file_passes_both_verifications_and_agrees_with_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = write_sample(dir.path());
+        let quick = verify_written(&written, &Schema::default()).unwrap();
+        let full = verify_backup(&written.path).unwrap();
+        assert_eq!((quick.node_count, quick.relationship_count), (2, 1));
+        assert_eq!(quick.node_count, full.node_count);
+        assert_eq!(quick.relationship_count, full.relationship_count);
+        assert_eq!(quick.label_counts, full.label_counts);
+        assert_eq!(
+            quick.relationship_type_counts,
+            full.relationship_type_counts
+        );
+        assert!(quick.checksum_verified && full.checksum_verified);
+    }
+
+    #[test]
+    fn read_back_catches_a_changed_byte_and_a_changed_metadata_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let written = write_sample(dir.path());
+        let original = std::fs::read(&written.path).unwrap();
+        let first_line = original.iter().position(|b| *b == b'\n').unwrap();
+
+        let mut body_changed = original.clone();
+        let at = body_changed.len() - 10;
+        body_changed[at] ^= 0x01;
+        std::fs::write(&written.path, &body_changed).unwrap();
+        let err = verify_written(&written, &Schema::default()).unwrap_err();
+        assert!(matches!(err, BackupError::Checksum { .. }), "{err}");
+
+        let text = String::from_utf8(original.clone()).unwrap();
+        let meta_changed = text.replacen("\"reason\":\"test\"", "\"reason\":\"tesT\"", 1);
+        assert!(meta_changed.find("tesT").unwrap() < first_line);
+        std::fs::write(&written.path, meta_changed).unwrap();
+        let err = verify_written(&written, &Schema::default()).unwrap_err();
+        assert!(
+            err.to_string().contains("metadata read back differs"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn names_no_query_could_write_back_are_refused_while_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = BackupWriter::create(dir.path(), "bad.json").unwrap();
+        w.write_schema(&Schema::default()).unwrap();
+        let err = w
+            .write_node("n1", &["Bad\0Label".into()], &BoltMap::new())
+            .unwrap_err();
+        assert!(matches!(err, BackupError::BadName { .. }), "{err}");
+        let p = props(&[("bad\0key", BoltType::Integer(1.into()))]);
+        let err = w.write_node("n2", &["Ok".into()], &p).unwrap_err();
+        assert!(err.to_string().contains("property key"), "{err}");
+        drop(w);
+        // Nothing but the folder is left behind.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}

@@ -163,7 +163,8 @@ pub async fn load_data(
     purpose: super::LoadPurpose,
 ) -> Result<Loaded, RestoreError> {
     let idf = crate::backup::create::id_function(db);
-    let mut ids = IdMap::new();
+    // Sized from the verified node count (capped: growing stays possible).
+    let mut ids = IdMap::with_capacity(node_total.min(1 << 26) as usize);
     let (tx, mut rx) = mpsc::channel::<Batch>(4);
     let owned = path.to_owned();
     let parser = tokio::task::spawn_blocking(move || {
@@ -287,7 +288,9 @@ async fn load_nodes(
             ids.insert(&old, new).map_err(|e| {
                 RestoreError::Mismatch(match e {
                     IdMapError::Duplicate(id) => format!("node `{id}` was loaded twice"),
-                    IdMapError::Full => "more than 4,294,967,295 nodes to load".into(),
+                    IdMapError::TooLarge => {
+                        "more than 4,294,967,294 nodes, or a node id over 64 KiB".into()
+                    }
                 })
             })?;
         }
