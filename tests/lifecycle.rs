@@ -555,8 +555,11 @@ fn lifecycle_an_upgrade_killed_at_ten_points_ends_before_or_after_never_between(
     let journal = t.backup_dir().join(".journal.json");
     let mut seen = Vec::new();
     for delay_ms in [50u64, 150, 250, 400, 550, 700, 900, 1100, 1400, 1800] {
+        // Each applied file is followed by a pause, so the destructive phase
+        // lasts long enough for kills to land in it however fast the machine.
         let mut child = std_cmd(&t)
             .args(["upgrade", "--to", "1.5.0", "--yes"])
+            .env("IGN_SETUP_PAUSE", "upgrade.migration:400")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
