@@ -35,7 +35,7 @@ enum Batch {
 
 /// Records the parser may hold back while it fills batches of one label set
 /// or one type: bounds memory whatever the mix of labels in the file.
-const MAX_BUFFERED: usize = 4 * BATCH;
+const MAX_BUFFERED: usize = 2 * BATCH;
 
 /// What one UNWIND query is written for: the label set (nodes) or the type
 /// (relationships) of its rows, and their property keys, all sorted. The keys
@@ -165,7 +165,7 @@ pub async fn load_data(
     let idf = crate::backup::create::id_function(db);
     // Sized from the verified node count (capped: growing stays possible).
     let mut ids = IdMap::with_capacity(node_total.min(1 << 26) as usize);
-    let (tx, mut rx) = mpsc::channel::<Batch>(4);
+    let (tx, mut rx) = mpsc::channel::<Batch>(2);
     let owned = path.to_owned();
     let parser = tokio::task::spawn_blocking(move || {
         let mut sink = ChannelSink {
