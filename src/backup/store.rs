@@ -165,21 +165,28 @@ impl BackupStore {
         just_written: &str,
         protected: &[String],
     ) -> Result<Vec<String>, BackupError> {
-        let mut kept = 0usize;
+        // Counted per kind (full, safety, pre-upgrade): a routine backup never
+        // pushes out the newest copy of the data as it was before an upgrade
+        // or a restore.
+        let mut kept: std::collections::HashMap<String, usize> = Default::default();
         let mut removed = Vec::new();
         for e in self.list()? {
-            if e.is_initial() || e.metadata.is_none() {
+            let Some(kind) = e.metadata.as_ref().map(|m| m.backup_type.clone()) else {
+                continue;
+            };
+            if e.is_initial() {
                 continue;
             }
+            let kept = kept.entry(kind).or_insert(0);
             if e.file == just_written
                 || protected.contains(&e.file)
                 || protected.iter().any(|p| p == "*")
             {
-                kept += 1;
+                *kept += 1;
                 continue;
             }
-            if kept < self.keep {
-                kept += 1;
+            if *kept < self.keep {
+                *kept += 1;
                 continue;
             }
             std::fs::remove_file(&e.path).map_err(|err| BackupError::io("remove", &e.path, err))?;
@@ -204,5 +211,38 @@ pub fn protected_by_journal(dir: &Path) -> Vec<String> {
             .unwrap_or_default(),
         // An unreadable journal protects everything: retention removes nothing.
         Err(_) => vec!["*".to_owned()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_backup(dir: &Path, stamp: &str, kind: &str) -> String {
+        let file = format!("{BACKUP_PREFIX}{stamp}{BACKUP_SUFFIX}");
+        let text = format!(
+            "{{\"metadata\":{{\"timestamp\":\"{stamp}\",\"datetime\":\"2026-01-01T00:00:00Z\",\"reason\":\"r\",\"node_count\":0,\"relationship_count\":0,\"version\":\"2.0.0\",\"backup_type\":\"{kind}\",\"source\":\"s\"}},\n\"data\":{{}}}}\n"
+        );
+        std::fs::write(dir.join(&file), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn retention_keeps_the_newest_of_each_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let pre = write_backup(dir.path(), "20260101_000000", "pre-upgrade");
+        let old_pre = write_backup(dir.path(), "20250101_000000", "pre-upgrade");
+        let safety = write_backup(dir.path(), "20260102_000000", "safety");
+        let full1 = write_backup(dir.path(), "20260103_000000", "full");
+        let full2 = write_backup(dir.path(), "20260104_000000", "full");
+        let store = BackupStore::new(dir.path(), 1);
+        let mut removed = store.apply_retention(&full2, &[]).unwrap();
+        removed.sort();
+        let mut expected = vec![full1, old_pre];
+        expected.sort();
+        assert_eq!(removed, expected);
+        for f in [pre, safety, full2] {
+            assert!(dir.path().join(f).exists());
+        }
     }
 }
