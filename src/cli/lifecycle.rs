@@ -86,7 +86,15 @@ fn describe_install(plan: &InstallPlan) -> String {
         )),
         None => text.push_str("  load: nothing (no initial backup): every migration runs\n"),
     }
-    text.push_str(&plan.upgrade.to_string());
+    if plan.upgrade.versions.is_empty() {
+        // The loaded data is already at the newest version: no upgrade to show.
+        text.push_str(&format!(
+            "  migrations: none to run (the data is at {0})\n  then: record version {0}",
+            plan.upgrade.to
+        ));
+    } else {
+        text.push_str(&plan.upgrade.to_string());
+    }
     text
 }
 
