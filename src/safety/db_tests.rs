@@ -1,8 +1,9 @@
-//! The database lease against a real Bolt server. Ignored by default because it
-//! needs one: run `cargo test --lib safety -- --ignored`. Like the integration
-//! tests it reads `NEO4J_TEST_URI`, `_USER`, `_PASSWORD` and `_DATABASE`
-//! (defaults: the local ArcadeDB test server). It deletes every lock node there,
-//! so point it only at a scratch server.
+//! The database lease against a real Bolt server. Like the integration tests
+//! it uses the server named by `NEO4J_TEST_URI` (`_USER`, `_PASSWORD`,
+//! `_DATABASE`) when set, and otherwise starts its own with `scripts/dev-db`
+//! (loopback, free port, temp folder, stopped when this process exits). It
+//! deletes every lock node there, so point `NEO4J_TEST_URI` only at a scratch
+//! server.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,20 +16,74 @@ use super::{acquire, acquire_with_lease, clear_stale, SafetyError};
 use crate::config::{BoltUri, ConnectSettings, PasswordSource, Secret};
 use crate::graph::Db;
 
-fn env(name: &str, default: &str) -> String {
-    std::env::var(format!("NEO4J_TEST_{name}")).unwrap_or_else(|_| default.to_owned())
+fn dev_db() -> std::process::Command {
+    std::process::Command::new(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/dev-db"),
+    )
 }
 
-async fn connect() -> Arc<Db> {
-    let password = Secret::new(env("PASSWORD", "testpassword123"));
+/// Stops the server this test started, and removes its folder.
+struct Started(Option<std::path::PathBuf>);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        if let Some(dir) = &self.0 {
+            let _ = dev_db().args(["stop", "--dir"]).arg(dir).output();
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// URI, user, password and database of the server to test against.
+fn server() -> (String, String, String, String, Started) {
+    let given = |name: &str| std::env::var(format!("NEO4J_TEST_{name}")).ok();
+    if let Some(uri) = given("URI") {
+        return (
+            uri,
+            given("USER").unwrap_or_else(|| "neo4j".into()),
+            given("PASSWORD").unwrap_or_default(),
+            given("DATABASE").unwrap_or_else(|| "neo4j".into()),
+            Started(None),
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("ign-setup-lease-test-{}", std::process::id()));
+    let password = format!("lease-{}", std::process::id());
+    let out = dev_db()
+        .args(["start", "--dir"])
+        .arg(&dir)
+        .args(["--password", &password, "--watch-pid"])
+        .arg(std::process::id().to_string())
+        .output()
+        .expect("cannot run scripts/dev-db");
+    assert!(
+        out.status.success(),
+        "scripts/dev-db start failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let uri = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    (
+        uri,
+        "root".into(),
+        password,
+        "neo4j".into(),
+        Started(Some(dir)),
+    )
+}
+
+async fn connect() -> (Arc<Db>, Started) {
+    let (uri, user, password, database, started) = server();
+    let password = Secret::new(password);
     let settings = ConnectSettings {
-        uri: BoltUri::parse(&env("URI", "bolt://127.0.0.1:17687")).unwrap(),
-        user: env("USER", "root"),
+        uri: BoltUri::parse(&uri).unwrap(),
+        user,
         password: PasswordSource::Given(password.clone()),
-        database: Some(env("DATABASE", "neo4j")),
+        database: Some(database),
         connect_timeout: Duration::from_secs(20),
     };
-    Arc::new(Db::connect(&settings, &password).await.unwrap())
+    (
+        Arc::new(Db::connect(&settings, &password).await.unwrap()),
+        started,
+    )
 }
 
 async fn wipe(db: &Db) {
@@ -60,9 +115,8 @@ fn locked_by(err: SafetyError) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs a Bolt server"]
 async fn lease_is_exclusive_renewed_taken_over_and_released() {
-    let db = connect().await;
+    let (db, _server) = connect().await;
     wipe(&db).await;
     let dir_a = tempfile::tempdir().unwrap();
     let dir_b = tempfile::tempdir().unwrap();
