@@ -963,16 +963,8 @@ fn damaged_backups_are_refused_and_left_alone() {
 // ------------------------------------------------------ killed mid-create
 
 fn std_cmd(t: &TestDb) -> std::process::Command {
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ign-setup"));
-    cmd.current_dir(t.work.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NEO4J_URI", &t.server.uri)
-        .env("NEO4J_USERNAME", &t.server.user)
-        .env("NEO4J_PASSWORD", &t.server.password)
-        .env("NEO4J_DATABASE", &t.server.database)
-        .env("NO_COLOR", "1")
-        .stdin(std::process::Stdio::null())
+    let mut cmd = t.std_cmd();
+    cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     cmd

@@ -79,19 +79,6 @@ fn install_sample_at_1_4(t: &TestDb) {
 }
 
 /// The binary as a plain process (to run two at once, or to kill one).
-fn std_cmd(t: &TestDb) -> std::process::Command {
-    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("ign-setup"));
-    cmd.current_dir(t.work.path())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NEO4J_URI", &t.server.uri)
-        .env("NEO4J_USERNAME", &t.server.user)
-        .env("NEO4J_PASSWORD", &t.server.password)
-        .env("NEO4J_DATABASE", &t.server.database)
-        .env("NO_COLOR", "1");
-    cmd
-}
-
 fn backup_files(t: &TestDb) -> Vec<String> {
     crate::support::timestamped_backups(&t.backup_dir())
 }
@@ -266,7 +253,7 @@ fn lifecycle_two_upgrades_at_once_one_runs_one_is_locked_out() {
     install_sample_at_1_4(&t);
     migrations(&t, &["1.5.0"]);
     let spawn = || {
-        std_cmd(&t)
+        t.std_cmd()
             .env("IGN_SETUP_PAUSE", "upgrade.locked:3000")
             .args(["upgrade", "--to", "1.5.0", "--yes"])
             .stdout(std::process::Stdio::piped())
@@ -296,7 +283,8 @@ fn lifecycle_a_killed_upgrade_is_recovered_by_the_next_run() {
     install_sample_at_1_4(&t);
     migrations(&t, &["1.5.0"]);
     let before = state(&t);
-    let mut child = std_cmd(&t)
+    let mut child = t
+        .std_cmd()
         .env("IGN_SETUP_PAUSE", "upgrade.migration:60000")
         .args(["upgrade", "--to", "1.5.0", "--yes"])
         .stdout(std::process::Stdio::null())
@@ -557,7 +545,8 @@ fn lifecycle_an_upgrade_killed_at_ten_points_ends_before_or_after_never_between(
     for delay_ms in [50u64, 150, 250, 400, 550, 700, 900, 1100, 1400, 1800] {
         // Each applied file is followed by a pause, so the destructive phase
         // lasts long enough for kills to land in it however fast the machine.
-        let mut child = std_cmd(&t)
+        let mut child = t
+            .std_cmd()
             .args(["upgrade", "--to", "1.5.0", "--yes"])
             .env("IGN_SETUP_PAUSE", "upgrade.migration:400")
             .stdout(std::process::Stdio::null())
@@ -618,7 +607,8 @@ fn lifecycle_an_upgrade_beside_a_restore_one_runs_the_other_is_locked_out() {
     let file = backup_files(&t).pop().unwrap();
     migrations(&t, &["1.5.0"]);
     // The upgrade holds the lock for a while before its first change.
-    let upgrade = std_cmd(&t)
+    let upgrade = t
+        .std_cmd()
         .env("IGN_SETUP_PAUSE", "upgrade.locked:4000")
         .args(["upgrade", "--to", "1.5.0", "--yes"])
         .stdout(std::process::Stdio::null())

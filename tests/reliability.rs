@@ -11,13 +11,7 @@ use predicates::prelude::*;
 use crate::support::{db_content, snapshot_dir, timestamped_backups, PrivateServer, TestDb};
 
 fn spawn(t: &TestDb, args: &[&str]) -> std::process::Child {
-    StdCommand::new(assert_cmd::cargo::cargo_bin("ign-setup"))
-        .current_dir(t.work.path())
-        .env("NEO4J_URI", &t.server.uri)
-        .env("NEO4J_USERNAME", &t.server.user)
-        .env("NEO4J_PASSWORD", &t.server.password)
-        .env("NEO4J_DATABASE", &t.server.database)
-        .env("NO_COLOR", "1")
+    t.std_cmd()
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -153,8 +153,15 @@ impl TestDb {
     }
 
     /// `ign-setup` pointed at the test database, run in the test's work folder.
+    /// The binary with this database's settings and nothing else from the
+    /// environment, for assertions.
     pub fn cmd(&self) -> assert_cmd::Command {
-        let mut cmd = assert_cmd::Command::cargo_bin("ign-setup").unwrap();
+        assert_cmd::Command::from_std(self.std_cmd())
+    }
+
+    /// The same as a plain process, to spawn, kill or race.
+    pub fn std_cmd(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ign-setup"));
         cmd.current_dir(self.work.path())
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
