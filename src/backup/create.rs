@@ -90,24 +90,24 @@ pub async fn create_backup(
     let mut writer = BackupWriter::create(store.dir(), &staged_name)?;
     writer.write_schema(&schema)?;
 
-    let writer = stream_to_writer(
+    stream_to_writer(
         db,
         &format!(
             "MATCH (n) WHERE NOT n:IgnSetupLock RETURN {idf}(n) AS id, labels(n) AS labels, properties(n) AS props"
         ),
         Progress::new(req.progress, "nodes", total_nodes),
-        writer,
+        &mut writer,
         write_node,
     )
     .await?;
     phase("nodes written");
-    let writer = stream_to_writer(
+    stream_to_writer(
         db,
         &format!(
             "MATCH (a)-[r]->(b) RETURN {idf}(r) AS id, type(r) AS type, {idf}(a) AS s, {idf}(b) AS e, properties(r) AS props"
         ),
         Progress::new(req.progress, "relationships", total_rels),
-        writer,
+        &mut writer,
         write_relationship,
     )
     .await?;
@@ -183,16 +183,16 @@ async fn stream_to_writer(
     db: &Db,
     cypher: &str,
     progress: Progress,
-    mut writer: BackupWriter,
+    writer: &mut BackupWriter,
     write_row: fn(&mut BackupWriter, &Row) -> Result<(), BackupError>,
-) -> Result<BackupWriter, BackupError> {
+) -> Result<(), BackupError> {
     let mut stream = db.stream(query(cypher)).await?;
     while let Some(row) = stream.next().await.map_err(|e| db_err(db, e))? {
-        write_row(&mut writer, &row)?;
+        write_row(writer, &row)?;
         progress.inc(1);
     }
     progress.finish();
-    Ok(writer)
+    Ok(())
 }
 
 fn write_node(writer: &mut BackupWriter, row: &Row) -> Result<(), BackupError> {
