@@ -28,9 +28,10 @@ use crate::progress::Progress;
 /// Records per UNWIND query.
 pub const BATCH: usize = 1000;
 
+/// Records of one shape, for one UNWIND query.
 enum Batch {
-    Nodes(Vec<NodeRecord>),
-    Rels(Vec<RelRecord>),
+    Nodes(Shape, Vec<NodeRecord>),
+    Rels(Shape, Vec<RelRecord>),
 }
 
 /// Records the parser may hold back while it fills batches of one label set
@@ -94,32 +95,51 @@ impl ChannelSink {
     }
 
     fn flush_nodes(&mut self) -> Result<(), BackupError> {
-        for (_, b) in std::mem::take(&mut self.nodes) {
+        for (shape, b) in std::mem::take(&mut self.nodes) {
             self.buffered -= b.len();
-            self.send(Batch::Nodes(b))?;
+            self.send(Batch::Nodes(shape, b))?;
         }
         Ok(())
     }
 
     fn flush_rels(&mut self) -> Result<(), BackupError> {
-        for (_, b) in std::mem::take(&mut self.rels) {
+        for (shape, b) in std::mem::take(&mut self.rels) {
             self.buffered -= b.len();
-            self.send(Batch::Rels(b))?;
+            self.send(Batch::Rels(shape, b))?;
         }
         Ok(())
+    }
+}
+
+/// Adds a record to its shape's group; a group that reaches `BATCH` records
+/// is taken out whole, ready to send.
+fn add<R>(
+    groups: &mut BTreeMap<Shape, Vec<R>>,
+    shape: Shape,
+    record: R,
+) -> Option<(Shape, Vec<R>)> {
+    use std::collections::btree_map::Entry;
+    match groups.entry(shape) {
+        Entry::Occupied(mut group) => {
+            group.get_mut().push(record);
+            (group.get().len() >= BATCH).then(|| group.remove_entry())
+        }
+        Entry::Vacant(slot) => {
+            let mut group = Vec::with_capacity(BATCH);
+            group.push(record);
+            slot.insert(group);
+            None
+        }
     }
 }
 
 impl RecordSink for ChannelSink {
     fn node(&mut self, n: NodeRecord) -> Result<(), BackupError> {
         let key = Shape::of(n.labels.clone(), &n.properties);
-        let group = self.nodes.entry(key).or_default();
-        group.push(n);
         self.buffered += 1;
-        if group.len() >= BATCH {
-            let b = std::mem::take(group);
+        if let Some((shape, b)) = add(&mut self.nodes, key, n) {
             self.buffered -= b.len();
-            self.send(Batch::Nodes(b))?;
+            self.send(Batch::Nodes(shape, b))?;
         } else if self.buffered >= MAX_BUFFERED {
             self.flush_nodes()?;
         }
@@ -132,13 +152,10 @@ impl RecordSink for ChannelSink {
             self.flush_nodes()?;
         }
         let key = Shape::of(vec![r.rel_type.clone()], &r.properties);
-        let group = self.rels.entry(key).or_default();
-        group.push(r);
         self.buffered += 1;
-        if group.len() >= BATCH {
-            let b = std::mem::take(group);
+        if let Some((shape, b)) = add(&mut self.rels, key, r) {
             self.buffered -= b.len();
-            self.send(Batch::Rels(b))?;
+            self.send(Batch::Rels(shape, b))?;
         } else if self.buffered >= MAX_BUFFERED {
             self.flush_rels()?;
         }
@@ -190,23 +207,23 @@ pub async fn load_data(
             break;
         }
         let step = match batch {
-            Batch::Nodes(nodes) => {
+            Batch::Nodes(shape, nodes) => {
                 let n = nodes.len() as u64;
                 let t = std::time::Instant::now();
-                let r = load_nodes(db, nodes, idf, &mut ids).await;
+                let r = load_nodes(db, &shape, nodes, idf, &mut ids).await;
                 crate::log::debug(format!("{n} nodes in {:?}", t.elapsed()));
                 loaded.nodes += n;
                 node_bar.inc(n);
                 r
             }
-            Batch::Rels(rels) => {
+            Batch::Rels(shape, rels) => {
                 let bar = rel_bar.get_or_insert_with(|| {
                     node_bar.finish();
                     Progress::new(progress, "relationships", rel_total)
                 });
                 let n = rels.len() as u64;
                 let t = std::time::Instant::now();
-                let r = load_rels(db, rels, idf, &ids).await;
+                let r = load_rels(db, &shape, rels, idf, &ids).await;
                 crate::log::debug(format!("{n} relationships in {:?}", t.elapsed()));
                 loaded.relationships += n;
                 bar.inc(n);
@@ -241,70 +258,74 @@ fn bolt_str(s: &str) -> BoltType {
     BoltType::String(BoltString::new(s))
 }
 
+/// Creates one batch of nodes, all of `shape`, and maps their backup ids to
+/// the ids the server gave them.
 async fn load_nodes(
     db: &Db,
+    shape: &Shape,
     nodes: Vec<NodeRecord>,
     idf: &str,
     ids: &mut IdMap,
 ) -> Result<(), RestoreError> {
-    let mut groups: BTreeMap<Shape, Vec<BoltType>> = BTreeMap::new();
-    for n in nodes {
-        let shape = Shape::of(n.labels, &n.properties);
-        let mut row = BoltMap::with_capacity(2);
-        row.put(BoltString::new("id"), bolt_str(&n.id));
-        row.put(BoltString::new("p"), BoltType::Map(n.properties));
-        groups.entry(shape).or_default().push(BoltType::Map(row));
+    let rows: Vec<BoltType> = nodes
+        .into_iter()
+        .map(|n| {
+            let mut row = BoltMap::with_capacity(2);
+            row.put(BoltString::new("id"), bolt_str(&n.id));
+            row.put(BoltString::new("p"), BoltType::Map(n.properties));
+            BoltType::Map(row)
+        })
+        .collect();
+    let expected = rows.len();
+    let labels = &shape.names;
+    let cypher = format!(
+        "UNWIND $rows AS row CREATE (n{}{}) RETURN row.id AS old, {idf}(n) AS new",
+        label_expr(labels)?,
+        shape.properties_expr()?
+    );
+    let out = db
+        .rows(query(&cypher).param("rows", BoltType::List(BoltList::from(rows))))
+        .await?;
+    if out.len() != expected {
+        return Err(RestoreError::Mismatch(format!(
+            "{} of {expected} nodes labelled {labels:?} were created",
+            out.len()
+        )));
     }
-    for (shape, rows) in groups {
-        let expected = rows.len();
-        let labels = &shape.names;
-        let cypher = format!(
-            "UNWIND $rows AS row CREATE (n{}{}) RETURN row.id AS old, {idf}(n) AS new",
-            label_expr(labels)?,
-            shape.properties_expr()?
-        );
-        let out = db
-            .rows(query(&cypher).param("rows", BoltType::List(BoltList::from(rows))))
-            .await?;
-        if out.len() != expected {
-            return Err(RestoreError::Mismatch(format!(
-                "{} of {expected} nodes labelled {labels:?} were created",
-                out.len()
-            )));
-        }
-        for row in out {
-            let old: String = row.get("old").map_err(|e| {
-                RestoreError::Internal(format!("created node without its backup id: {e}"))
-            })?;
-            let new = match row.get::<BoltType>("new") {
-                Ok(BoltType::String(s)) => NewId::Text(s.value),
-                Ok(BoltType::Integer(i)) => NewId::Int(i.value),
-                other => {
-                    return Err(RestoreError::Internal(format!(
-                        "created node without an id: {other:?}"
-                    )))
+    for row in out {
+        let old: String = row.get("old").map_err(|e| {
+            RestoreError::Internal(format!("created node without its backup id: {e}"))
+        })?;
+        let new = match row.get::<BoltType>("new") {
+            Ok(BoltType::String(s)) => NewId::Text(s.value),
+            Ok(BoltType::Integer(i)) => NewId::Int(i.value),
+            other => {
+                return Err(RestoreError::Internal(format!(
+                    "created node without an id: {other:?}"
+                )))
+            }
+        };
+        ids.insert(&old, new).map_err(|e| {
+            RestoreError::Mismatch(match e {
+                IdMapError::Duplicate(id) => format!("node `{id}` was loaded twice"),
+                IdMapError::TooLarge => {
+                    "more than 4,294,967,294 nodes, or a node id over 64 KiB".into()
                 }
-            };
-            ids.insert(&old, new).map_err(|e| {
-                RestoreError::Mismatch(match e {
-                    IdMapError::Duplicate(id) => format!("node `{id}` was loaded twice"),
-                    IdMapError::TooLarge => {
-                        "more than 4,294,967,294 nodes, or a node id over 64 KiB".into()
-                    }
-                })
-            })?;
-        }
+            })
+        })?;
     }
     Ok(())
 }
 
+/// Creates one batch of relationships, all of `shape`, between loaded nodes.
 async fn load_rels(
     db: &Db,
+    shape: &Shape,
     rels: Vec<RelRecord>,
     idf: &str,
     ids: &IdMap,
 ) -> Result<(), RestoreError> {
-    let mut groups: BTreeMap<Shape, Vec<BoltType>> = BTreeMap::new();
+    let mut rows = Vec::with_capacity(rels.len());
     for r in rels {
         let endpoint = |old: &str| {
             ids.get_bolt(old).ok_or_else(|| {
@@ -317,30 +338,27 @@ async fn load_rels(
         let mut row = BoltMap::with_capacity(3);
         row.put(BoltString::new("s"), endpoint(&r.start)?);
         row.put(BoltString::new("e"), endpoint(&r.end)?);
-        let shape = Shape::of(vec![r.rel_type], &r.properties);
         row.put(BoltString::new("p"), BoltType::Map(r.properties));
-        groups.entry(shape).or_default().push(BoltType::Map(row));
+        rows.push(BoltType::Map(row));
     }
-    for (shape, rows) in groups {
-        let expected = rows.len() as i64;
-        let rel_type = &shape.names[0];
-        let cypher = format!(
-            "UNWIND $rows AS row \
-             MATCH (a) WHERE {idf}(a) = row.s \
-             MATCH (b) WHERE {idf}(b) = row.e \
-             CREATE (a)-[r:{}{}]->(b) RETURN count(r) AS c",
-            escape_name(rel_type)?,
-            shape.properties_expr()?
-        );
-        let rows_out = db
-            .rows(query(&cypher).param("rows", BoltType::List(BoltList::from(rows))))
-            .await?;
-        let created: i64 = rows_out.first().and_then(|r| r.get("c").ok()).unwrap_or(-1);
-        if created != expected {
-            return Err(RestoreError::Mismatch(format!(
-                "{created} of {expected} `{rel_type}` relationships found both endpoints"
-            )));
-        }
+    let expected = rows.len() as i64;
+    let rel_type = &shape.names[0];
+    let cypher = format!(
+        "UNWIND $rows AS row \
+         MATCH (a) WHERE {idf}(a) = row.s \
+         MATCH (b) WHERE {idf}(b) = row.e \
+         CREATE (a)-[r:{}{}]->(b) RETURN count(r) AS c",
+        escape_name(rel_type)?,
+        shape.properties_expr()?
+    );
+    let rows_out = db
+        .rows(query(&cypher).param("rows", BoltType::List(BoltList::from(rows))))
+        .await?;
+    let created: i64 = rows_out.first().and_then(|r| r.get("c").ok()).unwrap_or(-1);
+    if created != expected {
+        return Err(RestoreError::Mismatch(format!(
+            "{created} of {expected} `{rel_type}` relationships found both endpoints"
+        )));
     }
     Ok(())
 }
