@@ -453,7 +453,6 @@ pub(crate) async fn migrate_and_record(
 mod tests {
     use super::*;
     use std::cell::RefCell;
-    use std::fs;
     use std::path::Path;
 
     /// Records what the engine asked for; fails where told to.
@@ -508,13 +507,7 @@ mod tests {
         from: Option<&str>,
         to: &str,
     ) -> (tempfile::TempDir, UpgradePlan) {
-        let tmp = tempfile::tempdir().unwrap();
-        for (rel, text) in files {
-            let p = tmp.path().join(rel);
-            fs::create_dir_all(p.parent().unwrap()).unwrap();
-            fs::write(p, text).unwrap();
-        }
-        let c = Catalog::load(tmp.path()).unwrap();
+        let (tmp, c) = crate::lifecycle::plan::tests::catalog(files);
         let from = from.map(|f| Version::parse(f).unwrap());
         let p = UpgradePlan::build(
             &c,

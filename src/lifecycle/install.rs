@@ -74,6 +74,19 @@ pub struct BaselineEntry {
     pub checksum: String,
 }
 
+impl BaselineEntry {
+    /// Its history record: applied by a baseline, not run.
+    fn record(&self) -> MigrationRecord<'_> {
+        MigrationRecord {
+            version: &self.version,
+            name: &self.name,
+            checksum: &self.checksum,
+            duration_ms: 0,
+            baseline: true,
+        }
+    }
+}
+
 /// Recording a release as installed without running anything.
 #[derive(Debug, Clone, Serialize)]
 pub struct BaselinePlan {
@@ -343,13 +356,7 @@ async fn mark_loaded_history(
                 .iter()
                 .any(|a| a.version.cmp_precedence(&e.version).is_eq() && a.name == e.name)
         })
-        .map(|e| MigrationRecord {
-            version: &e.version,
-            name: &e.name,
-            checksum: &e.checksum,
-            duration_ms: 0,
-            baseline: true,
-        })
+        .map(BaselineEntry::record)
         .collect();
     state::record_migrations(db, &missing)
         .await
@@ -376,17 +383,8 @@ pub async fn execute_baseline(
 ) -> Result<(), LifecycleError> {
     let guard = lock::acquire(Arc::clone(&db), backup_dir, "install").await?;
     let result = async {
-        let records: Vec<MigrationRecord<'_>> = plan
-            .migrations
-            .iter()
-            .map(|e| MigrationRecord {
-                version: &e.version,
-                name: &e.name,
-                checksum: &e.checksum,
-                duration_ms: 0,
-                baseline: true,
-            })
-            .collect();
+        let records: Vec<MigrationRecord<'_>> =
+            plan.migrations.iter().map(BaselineEntry::record).collect();
         state::record_migrations(&db, &records).await?;
         state::record_version(&db, &plan.version).await?;
         Ok(())

@@ -252,11 +252,12 @@ pub fn available(catalog: &Catalog) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use std::fs;
 
-    fn catalog(files: &[(&str, &str)]) -> (tempfile::TempDir, Catalog) {
+    /// A catalog of the given files in a temp folder (also used by the engine's tests).
+    pub(crate) fn catalog(files: &[(&str, &str)]) -> (tempfile::TempDir, Catalog) {
         let tmp = tempfile::tempdir().unwrap();
         for (rel, text) in files {
             let p = tmp.path().join(rel);
