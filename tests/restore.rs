@@ -205,30 +205,28 @@ fn file_content(path: &std::path::Path) -> Vec<String> {
         nodes: std::collections::HashMap<String, String>,
         lines: Vec<String>,
     }
+    fn sorted_props(map: &neo4rs::BoltMap) -> Vec<String> {
+        let mut props: Vec<String> = map
+            .value
+            .iter()
+            .map(|(k, v)| format!("{}={v:?}", k.value))
+            .collect();
+        props.sort();
+        props
+    }
+
     impl RecordSink for Collect {
         fn node(&mut self, n: NodeRecord) -> Result<(), BackupError> {
             let mut labels = n.labels.clone();
             labels.sort();
-            let mut props: Vec<String> = n
-                .properties
-                .value
-                .iter()
-                .map(|(k, v)| format!("{}={v:?}", k.value))
-                .collect();
-            props.sort();
+            let props = sorted_props(&n.properties);
             let text = format!("{labels:?} {props:?}");
             self.lines.push(format!("N {text}"));
             self.nodes.insert(n.id, text);
             Ok(())
         }
         fn relationship(&mut self, r: RelRecord) -> Result<(), BackupError> {
-            let mut props: Vec<String> = r
-                .properties
-                .value
-                .iter()
-                .map(|(k, v)| format!("{}={v:?}", k.value))
-                .collect();
-            props.sort();
+            let props = sorted_props(&r.properties);
             self.lines.push(format!(
                 "R {} {props:?} {} {}",
                 r.rel_type, self.nodes[&r.start], self.nodes[&r.end]
