@@ -63,7 +63,7 @@ fn server() -> (String, String, String, String, Started) {
     let uri = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     (
         uri,
-        "root".into(),
+        "neo4j".into(),
         password,
         "neo4j".into(),
         Started(Some(dir)),

@@ -1,8 +1,10 @@
-//! The test database: ArcadeDB's Neo4j-compatible Bolt server, started once per
-//! test run by `scripts/dev-db` on a free loopback port with its data in a temp
-//! folder, and stopped when the test process exits (even when it panics or is
-//! killed: the script watches our pid). With `NEO4J_TEST_URI` set, the tests use
-//! that server instead (`NEO4J_TEST_USER`, `NEO4J_TEST_PASSWORD`, `NEO4J_TEST_DATABASE`).
+//! The test database: a real Neo4j Community server, started once per test run
+//! by `scripts/dev-db` on a free loopback port with its data in a temp folder,
+//! authentication on, and stopped when the test process exits (even when it
+//! panics or is killed: the server watches our pid). Neo4j 5.26 LTS unless
+//! `IGN_SETUP_TEST_SERVER=neo4j-latest` asks for the newest release. With
+//! `NEO4J_TEST_URI` set, the tests use that server instead (`NEO4J_TEST_USER`,
+//! `NEO4J_TEST_PASSWORD`, `NEO4J_TEST_DATABASE`).
 //!
 //! Tests that touch the database take [`TestDb::acquire`], which serialises them
 //! (one database, as on a Neo4j Community server) and empties the database first.
@@ -45,7 +47,7 @@ pub fn server() -> &'static TestServer {
             };
         }
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("arcadedb-{}", std::process::id()));
+            .join(format!("neo4j-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let password = "ign-setup-test-pw-5f3a9c";
         let out = StdCommand::new(repo_root().join("scripts/dev-db"))
@@ -63,7 +65,7 @@ pub fn server() -> &'static TestServer {
         let uri = String::from_utf8(out.stdout).unwrap().trim().to_owned();
         TestServer {
             uri,
-            user: "root".into(),
+            user: "neo4j".into(),
             password: password.into(),
             database: "neo4j".into(),
             data_dir: Some(dir),
@@ -116,9 +118,13 @@ impl TestDb {
     /// Empties the database: data, indexes and constraints.
     pub fn wipe(&self) {
         self.exec("MATCH (n) DETACH DELETE n");
-        // Indexes first: ArcadeDB's inferred property-type constraints can only be
-        // dropped once the index on that property is gone.
-        for (kind, show) in [("INDEX", "SHOW INDEXES YIELD name, owningConstraint WHERE owningConstraint IS NULL RETURN name"), ("CONSTRAINT", "SHOW CONSTRAINTS YIELD name RETURN name")] {
+        for (kind, show) in [
+            ("CONSTRAINT", "SHOW CONSTRAINTS YIELD name RETURN name"),
+            (
+                "INDEX",
+                "SHOW INDEXES YIELD name, type, owningConstraint WHERE owningConstraint IS NULL AND type <> 'LOOKUP' RETURN name",
+            ),
+        ] {
             for row in self.query(show) {
                 if let Some(name) = row.get("name").and_then(|v| v.as_str()) {
                     let escaped = name.replace('`', "``");
@@ -220,7 +226,8 @@ pub fn snapshot_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 /// A database server of a test's own, for tests that stop and restart it.
-/// Only with the self-started ArcadeDB server (not with `NEO4J_TEST_URI`).
+/// Of the same kind as the shared one (`IGN_SETUP_TEST_SERVER`), also when
+/// `NEO4J_TEST_URI` names the shared one.
 pub struct PrivateServer {
     pub dir: PathBuf,
     pub uri: String,
@@ -231,7 +238,7 @@ pub struct PrivateServer {
 impl PrivateServer {
     pub fn start() -> PrivateServer {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "arcadedb-private-{}-{}",
+            "neo4j-private-{}-{}",
             std::process::id(),
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -281,7 +288,7 @@ impl PrivateServer {
     pub fn cmd(&self, work: &Path) -> assert_cmd::Command {
         let mut cmd = bare_cmd(work);
         cmd.env("NEO4J_URI", &self.uri)
-            .env("NEO4J_USERNAME", "root")
+            .env("NEO4J_USERNAME", "neo4j")
             .env("NEO4J_PASSWORD", &self.password)
             .env("NEO4J_DATABASE", "neo4j");
         cmd
@@ -290,7 +297,7 @@ impl PrivateServer {
     pub fn connect(&self) -> Db {
         let s = TestServer {
             uri: self.uri.clone(),
-            user: "root".into(),
+            user: "neo4j".into(),
             password: self.password.clone(),
             database: "neo4j".into(),
             data_dir: Some(self.dir.clone()),
