@@ -95,7 +95,7 @@ impl Error {
             Error::Config(_) => "config",
             Error::Graph(g) => match g {
                 GraphError::Unreachable { .. } => "unreachable",
-                GraphError::AuthFailed { .. } => "auth_failed",
+                GraphError::AuthFailed { .. } | GraphError::AuthRateLimited { .. } => "auth_failed",
                 GraphError::UnknownDatabase { .. } => "unknown_database",
                 GraphError::Tls { .. } => "tls",
                 _ => "database",
@@ -121,7 +121,7 @@ impl Error {
 pub fn graph_exit_code(g: &GraphError) -> i32 {
     match g {
         GraphError::Unreachable { .. } => exit::UNREACHABLE,
-        GraphError::AuthFailed { .. } => exit::AUTH,
+        GraphError::AuthFailed { .. } | GraphError::AuthRateLimited { .. } => exit::AUTH,
         GraphError::UnknownDatabase { .. } => exit::UNKNOWN_DATABASE,
         GraphError::Tls { .. } => exit::TLS,
         _ => exit::DATABASE,

@@ -19,3 +19,9 @@ pub fn debug(msg: impl AsRef<str>) {
         eprintln!("debug: {}", msg.as_ref());
     }
 }
+
+/// A warning about the tool's own setup (not about the user's data), shown
+/// whatever the verbosity.
+pub fn warn(msg: impl AsRef<str>) {
+    eprintln!("warning: {}", msg.as_ref());
+}

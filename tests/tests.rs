@@ -16,3 +16,6 @@ mod backup;
 
 #[path = "lifecycle.rs"]
 mod lifecycle;
+
+#[path = "neo4j.rs"]
+mod neo4j;

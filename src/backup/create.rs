@@ -74,9 +74,8 @@ pub async fn create_backup(
     // The totals only size the progress bars: not counted when none is shown.
     let (total_nodes, total_rels) = if req.progress {
         (
-            db.count("MATCH (n) WHERE NOT n:IgnSetupLock RETURN count(n) AS c")
-                .await?,
-            db.count("MATCH ()-[r]->() RETURN count(r) AS c").await?,
+            crate::graph::counts::node_count(db).await?,
+            crate::graph::counts::relationship_count(db).await?,
         )
     } else {
         (0, 0)

@@ -6,19 +6,11 @@
 
 use std::collections::BTreeMap;
 
-use neo4rs::query;
 use serde::Serialize;
 
 use crate::config::Thresholds;
+pub use crate::graph::counts::Counts;
 use crate::graph::{Db, GraphError};
-
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
-pub struct Counts {
-    pub node_count: u64,
-    pub relationship_count: u64,
-    pub label_counts: BTreeMap<String, u64>,
-    pub relationship_type_counts: BTreeMap<String, u64>,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
@@ -38,31 +30,9 @@ pub struct Recommendation {
     pub reason: String,
 }
 
+/// The database's counts now, from the count store.
 pub async fn current_counts(db: &Db) -> Result<Counts, GraphError> {
-    let mut c = Counts::default();
-    for row in db
-        .rows(query(
-            "MATCH (n) WHERE NOT n:IgnSetupLock UNWIND labels(n) AS label RETURN label, count(*) AS c",
-        ))
-        .await?
-    {
-        let label: String = row.get("label").unwrap_or_default();
-        let n: i64 = row.get("c").unwrap_or(0);
-        c.label_counts.insert(label, n.max(0) as u64);
-    }
-    for row in db
-        .rows(query("MATCH ()-[r]->() RETURN type(r) AS t, count(*) AS c"))
-        .await?
-    {
-        let t: String = row.get("t").unwrap_or_default();
-        let n: i64 = row.get("c").unwrap_or(0);
-        c.relationship_type_counts.insert(t, n.max(0) as u64);
-    }
-    c.node_count = db
-        .count("MATCH (n) WHERE NOT n:IgnSetupLock RETURN count(n) AS c")
-        .await?;
-    c.relationship_count = c.relationship_type_counts.values().sum();
-    Ok(c)
+    crate::graph::counts::counts(db).await
 }
 
 fn abs_diff_sum(a: &BTreeMap<String, u64>, b: &BTreeMap<String, u64>) -> u64 {

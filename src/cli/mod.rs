@@ -85,6 +85,7 @@ fn load_settings(g: &GlobalArgs, migrations_dir: Option<PathBuf>) -> Result<Sett
         backup_dir: g.backup_dir.clone(),
         migrations_dir,
         connect_timeout_secs: g.connect_timeout,
+        query_timeout_secs: g.query_timeout,
     };
     Ok(Settings::resolve(&flags, &process_env, &file)?)
 }

@@ -48,6 +48,9 @@ pub struct GlobalArgs {
     /// Seconds to keep trying to reach the server [default: 10]
     #[arg(long, global = true, value_name = "SECONDS")]
     pub connect_timeout: Option<u64>,
+    /// Seconds one migration statement may run on the server [env: IGN_SETUP_QUERY_TIMEOUT] [default: no limit]
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub query_timeout: Option<u64>,
     /// Answer yes to every confirmation (for scripts)
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,

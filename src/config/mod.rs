@@ -75,6 +75,8 @@ pub struct FileNeo4j {
     pub password_file: Option<PathBuf>,
     pub database: Option<String>,
     pub connect_timeout_secs: Option<u64>,
+    /// Longest a statement may run; none when absent.
+    pub query_timeout_secs: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -117,6 +119,7 @@ pub struct FlagValues {
     pub backup_dir: Option<PathBuf>,
     pub migrations_dir: Option<PathBuf>,
     pub connect_timeout_secs: Option<u64>,
+    pub query_timeout_secs: Option<u64>,
 }
 
 /// Where the password comes from; resolved into a [`Secret`] only when a
@@ -161,7 +164,11 @@ pub struct ConnectSettings {
     pub user: String,
     pub password: PasswordSource,
     pub database: Option<String>,
+    /// How long to keep trying to connect.
     pub connect_timeout: Duration,
+    /// How long one auto-commit statement of a migration file may run on the
+    /// server; None: no limit.
+    pub query_timeout: Option<Duration>,
 }
 
 /// Thresholds for `backup create --auto` and `backup status`.
@@ -264,6 +271,27 @@ impl Settings {
             Some(s) => Duration::from_secs(s),
             None => DEFAULT_CONNECT_TIMEOUT,
         };
+        let query_timeout = match flags.query_timeout_secs {
+            Some(s) => Some(s),
+            None => match env("IGN_SETUP_QUERY_TIMEOUT") {
+                Some(v) => Some(v.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    what: "IGN_SETUP_QUERY_TIMEOUT",
+                    value: v.clone(),
+                    reason: "expected a whole number of seconds".into(),
+                })?),
+                None => file.neo4j.query_timeout_secs,
+            },
+        };
+        let query_timeout = match query_timeout {
+            Some(0) => {
+                return Err(ConfigError::Invalid {
+                    what: "query timeout",
+                    value: "0".into(),
+                    reason: "must be at least 1 second; leave it unset for no limit".into(),
+                })
+            }
+            s => s.map(Duration::from_secs),
+        };
         let backup_dir = flags
             .backup_dir
             .clone()
@@ -304,6 +332,7 @@ impl Settings {
                 password,
                 database,
                 connect_timeout,
+                query_timeout,
             },
             backup_dir,
             migrations_dir,

@@ -117,6 +117,23 @@ impl BoltUri {
         })
     }
 
+    /// The same server addressed directly (no routing): `neo4j+s://h:p`
+    /// becomes `bolt+s://h:p`.
+    pub fn direct(&self) -> BoltUri {
+        let scheme = match self.scheme {
+            Scheme::Neo4j => Scheme::Bolt,
+            Scheme::Neo4jS => Scheme::BoltS,
+            Scheme::Neo4jSsc => Scheme::BoltSsc,
+            other => other,
+        };
+        BoltUri {
+            scheme,
+            host: self.host.clone(),
+            port: self.port,
+            query: None,
+        }
+    }
+
     pub fn scheme(&self) -> Scheme {
         self.scheme
     }

@@ -14,12 +14,22 @@ pub enum GraphError {
     },
     #[error("authentication failed for user `{user}` at {address}; check --user / NEO4J_USERNAME and the password (NEO4J_PASSWORD or --password-file)")]
     AuthFailed { user: String, address: String },
+    #[error("the server refuses logins of user `{user}` at {address} for now, after too many failed attempts; wait a few seconds (Neo4j's dbms.security.auth_lock_time) and check the password (NEO4J_PASSWORD or --password-file)")]
+    AuthRateLimited { user: String, address: String },
     #[error("the database `{database}` does not exist on {address}; check --database / NEO4J_DATABASE (`SHOW DATABASES` lists them)")]
     UnknownDatabase { database: String, address: String },
     #[error("TLS handshake with {address} failed: {detail}; for a server with a self-signed certificate use bolt+ssc:// or neo4j+ssc://, for a server without TLS use bolt:// or neo4j://")]
     Tls { address: String, detail: String },
+    #[error("{agent} {version} at {address} is not supported: ign-setup needs Neo4j 5 (5.26 LTS recommended) or a 2025 or later release; Neo4j 4.4 reached the end of its support in 2025, upgrade the server first")]
+    UnsupportedServer {
+        agent: String,
+        version: String,
+        address: String,
+    },
     #[error("the connection to the server was lost: {detail}")]
     ConnectionLost { detail: String },
+    #[error("the server stopped the statement: it ran longer than the transaction timeout, or it was terminated ({message}); raise --query-timeout / IGN_SETUP_QUERY_TIMEOUT (unset: no limit) or the server's db.transaction.timeout")]
+    QueryTimeout { message: String },
     #[error("the server refused a query ({code}): {message}")]
     Query { code: String, message: String },
     #[error("unexpected answer from the server: {0}")]
@@ -27,12 +37,16 @@ pub enum GraphError {
 }
 
 impl GraphError {
-    /// True when the failure is the transport's, not the query's: the kind of
-    /// failure after which a restore must be rolled back once the server is back.
+    /// True when the failure is the transport's, not the query's, or the
+    /// server stopped the transaction (a timeout, a terminated lock client):
+    /// the kind of failure after which a restore is rolled back once the
+    /// server is back, and a rollback tried again.
     pub fn is_connection(&self) -> bool {
         matches!(
             self,
-            GraphError::Unreachable { .. } | GraphError::ConnectionLost { .. }
+            GraphError::Unreachable { .. }
+                | GraphError::ConnectionLost { .. }
+                | GraphError::QueryTimeout { .. }
         )
     }
 }
@@ -49,16 +63,34 @@ pub(crate) fn classify(
 ) -> GraphError {
     use neo4rs::Error as E;
     match err {
+        E::AuthenticationError(message) if message.contains("too many times") => {
+            GraphError::AuthRateLimited {
+                user: user.to_owned(),
+                address: address.to_owned(),
+            }
+        }
         E::AuthenticationError(_) => GraphError::AuthFailed {
             user: user.to_owned(),
             address: address.to_owned(),
         },
         E::Neo4j(e) => {
             let code = e.code().to_owned();
-            if code.contains("Security.Unauthorized") || code.contains("AuthenticationRateLimit") {
+            if code.contains("AuthenticationRateLimit") {
+                GraphError::AuthRateLimited {
+                    user: user.to_owned(),
+                    address: address.to_owned(),
+                }
+            } else if code.contains("Security.Unauthorized") {
                 GraphError::AuthFailed {
                     user: user.to_owned(),
                     address: address.to_owned(),
+                }
+            } else if code.contains("Transaction.TransactionTimedOut")
+                || code.contains("Transaction.LockClientStopped")
+                || code.contains("Transaction.Terminated")
+            {
+                GraphError::QueryTimeout {
+                    message: e.message().to_owned(),
                 }
             } else if code.contains("DatabaseNotFound") {
                 GraphError::UnknownDatabase {

@@ -2,10 +2,12 @@
 //! and the backup file, and the one function that escapes names into Cypher.
 
 pub mod connect;
+pub mod counts;
 pub mod cypher;
 pub mod error;
+pub mod querylog;
 pub mod value;
 
-pub use connect::{Db, ServerInfo, FETCH_SIZE};
+pub use connect::{Db, Origin, ServerInfo, FETCH_SIZE};
 pub use cypher::{escape_name, label_expr, CypherName, NameError};
 pub use error::GraphError;

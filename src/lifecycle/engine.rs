@@ -18,7 +18,7 @@ use serde::Serialize;
 use super::error::{LifecycleError, StepError};
 use super::plan::{history_problems, Safety, UpgradePlan};
 use crate::backup::{BackupStore, BackupType};
-use crate::graph::{Db, GraphError};
+use crate::graph::{Db, GraphError, Origin};
 use crate::migrations::{group_into_transactions, Catalog, Migration, Statement, StatementKind};
 use crate::restore::{self, RestoreError};
 use crate::safety::journal::{Journal, OperationKind, Phase};
@@ -38,13 +38,14 @@ pub enum OkCell {
 
 /// The database operations the engine needs; see the module documentation.
 pub(crate) trait Executor {
-    /// Runs one schema statement in its own transaction.
-    async fn schema(&self, stmt: &Statement) -> Result<(), GraphError>;
+    /// Runs one statement alone in an auto-commit transaction: a schema
+    /// statement, or one that commits by itself (`CALL { … } IN TRANSACTIONS`).
+    async fn alone(&self, m: &Migration, stmt: &Statement) -> Result<(), GraphError>;
     /// Runs data statements together in one transaction; on failure, the
     /// index of the statement that failed.
-    async fn data(&self, stmts: &[Statement]) -> Result<(), (usize, GraphError)>;
+    async fn data(&self, m: &Migration, stmts: &[Statement]) -> Result<(), (usize, GraphError)>;
     /// Runs a verify query and returns each row's `ok` cell.
-    async fn verify(&self, query: &str) -> Result<Vec<OkCell>, GraphError>;
+    async fn verify(&self, file: &str, query: &str) -> Result<Vec<OkCell>, GraphError>;
     /// Records a migration file as applied.
     async fn record(&self, m: &Migration, duration_ms: u64) -> Result<(), StateError>;
 }
@@ -86,10 +87,11 @@ pub(crate) async fn run_versions<E: Executor>(
             let started = Instant::now();
             for group in group_into_transactions(&m.statements) {
                 let failed = match group.kind {
-                    StatementKind::Schema => {
-                        exec.schema(&group.statements[0]).await.map_err(|e| (0, e))
-                    }
-                    StatementKind::Data => exec.data(group.statements).await,
+                    StatementKind::Schema | StatementKind::AutoCommit => exec
+                        .alone(m, &group.statements[0])
+                        .await
+                        .map_err(|e| (0, e)),
+                    StatementKind::Data => exec.data(m, group.statements).await,
                 };
                 if let Err((i, source)) = failed {
                     let line = group.statements.get(i).map_or(0, |s| s.line);
@@ -132,7 +134,8 @@ pub(crate) async fn run_versions<E: Executor>(
             }
         }
         for (i, q) in dir.verify.iter().enumerate() {
-            let verdict = match exec.verify(q).await {
+            let verify_file = dir.path.join("verify.cypher");
+            let verdict = match exec.verify(&verify_file.to_string_lossy(), q).await {
                 Ok(cells) => judge_verify(&cells),
                 Err(e) => Err(format!("failed: {e}")),
             };
@@ -159,18 +162,36 @@ pub(crate) struct DbExecutor<'a> {
 }
 
 impl Executor for DbExecutor<'_> {
-    async fn schema(&self, stmt: &Statement) -> Result<(), GraphError> {
-        self.db.run(query(&stmt.text)).await
+    async fn alone(&self, m: &Migration, stmt: &Statement) -> Result<(), GraphError> {
+        let file = m.path.to_string_lossy();
+        let origin = Origin::Migration {
+            file: &file,
+            line: stmt.line,
+        };
+        self.db.run_from(query(&stmt.text), origin).await
     }
 
-    async fn data(&self, stmts: &[Statement]) -> Result<(), (usize, GraphError)> {
+    async fn data(&self, m: &Migration, stmts: &[Statement]) -> Result<(), (usize, GraphError)> {
+        let file = m.path.to_string_lossy();
         self.db
-            .run_in_txn_indexed(stmts.iter().map(|s| query(&s.text)).collect())
+            .run_in_txn_indexed(
+                stmts
+                    .iter()
+                    .map(|s| {
+                        let origin = Origin::Migration {
+                            file: &file,
+                            line: s.line,
+                        };
+                        (query(&s.text), origin)
+                    })
+                    .collect(),
+            )
             .await
     }
 
-    async fn verify(&self, q: &str) -> Result<Vec<OkCell>, GraphError> {
-        let rows = self.db.rows(query(q)).await?;
+    async fn verify(&self, file: &str, q: &str) -> Result<Vec<OkCell>, GraphError> {
+        let origin = Origin::Migration { file, line: 0 };
+        let rows = self.db.rows_from(query(q), origin).await?;
         Ok(rows
             .iter()
             .map(|r| {
@@ -476,11 +497,17 @@ mod tests {
     }
 
     impl Executor for Fake {
-        async fn schema(&self, stmt: &Statement) -> Result<(), GraphError> {
-            self.log.borrow_mut().push(format!("schema {}", stmt.line));
+        async fn alone(&self, _: &Migration, stmt: &Statement) -> Result<(), GraphError> {
+            self.log
+                .borrow_mut()
+                .push(format!("{} {}", stmt.kind, stmt.line));
             self.check(&stmt.text)
         }
-        async fn data(&self, stmts: &[Statement]) -> Result<(), (usize, GraphError)> {
+        async fn data(
+            &self,
+            _: &Migration,
+            stmts: &[Statement],
+        ) -> Result<(), (usize, GraphError)> {
             let lines: Vec<String> = stmts.iter().map(|s| s.line.to_string()).collect();
             self.log
                 .borrow_mut()
@@ -490,7 +517,7 @@ mod tests {
             }
             Ok(())
         }
-        async fn verify(&self, q: &str) -> Result<Vec<OkCell>, GraphError> {
+        async fn verify(&self, _: &str, q: &str) -> Result<Vec<OkCell>, GraphError> {
             self.log.borrow_mut().push(format!("verify {q}"));
             Ok(self.verify_answer.clone())
         }

@@ -36,9 +36,7 @@ use crate::state::{self, AppliedMigration, VersionRecord};
 /// True when the database holds no node (besides the tool's lock) and no
 /// index or constraint of its own.
 pub async fn is_empty(db: &Db) -> Result<bool, GraphError> {
-    let nodes = db
-        .count("MATCH (n) WHERE NOT n:IgnSetupLock RETURN count(n) AS c")
-        .await?;
+    let nodes = crate::graph::counts::node_count(db).await?;
     Ok(nodes == 0 && crate::backup::create::read_schema(db).await?.is_empty())
 }
 

@@ -3,18 +3,25 @@
 //!
 //! Neo4j refuses a transaction that both changes the schema (indexes,
 //! constraints) and writes data, and it runs schema changes best one per
-//! transaction. The engine therefore needs every statement labelled before it
-//! runs anything; this module does that from the statement's leading keywords
-//! alone, so it works without a database and is cheap enough to run while a
-//! plan is being printed.
+//! transaction. `CALL { … } IN TRANSACTIONS` (and 4.x's `USING PERIODIC
+//! COMMIT`) commits batches by itself and is only accepted in an auto-commit
+//! transaction of its own. The engine therefore needs every statement
+//! labelled before it runs anything; this module does that from the
+//! statement's keywords alone (skipping a leading `CYPHER 5` / `CYPHER 25`,
+//! `EXPLAIN` or `PROFILE`), so it works without a database and is cheap enough
+//! to run while a plan is being printed.
 
 use std::fmt;
 
 /// Which kind of transaction a statement has to run in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StatementKind {
-    /// Creates or drops an index or constraint.
+    /// Creates or drops an index or constraint, or changes the graph type.
     Schema,
+    /// Commits by itself, in batches (`CALL { … } IN TRANSACTIONS`): runs
+    /// alone in an auto-commit transaction. A failure part-way leaves the
+    /// batches before it committed; the pre-upgrade backup covers that.
+    AutoCommit,
     /// Anything else: reads, writes, procedure calls.
     Data,
 }
@@ -23,6 +30,7 @@ impl fmt::Display for StatementKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             StatementKind::Schema => "schema",
+            StatementKind::AutoCommit => "auto-commit",
             StatementKind::Data => "data",
         })
     }
@@ -53,7 +61,8 @@ impl Statement {
 pub struct TxGroup<'a> {
     /// The kind shared by every statement in the group.
     pub kind: StatementKind,
-    /// The statements, in file order. A schema group always holds exactly one.
+    /// The statements, in file order. A schema or auto-commit group always
+    /// holds exactly one.
     pub statements: &'a [Statement],
 }
 
@@ -62,6 +71,88 @@ const INDEX_TYPES: &[&str] = &[
     "RANGE", "TEXT", "POINT", "LOOKUP", "FULLTEXT", "VECTOR", "BTREE",
 ];
 
+/// Procedures of Neo4j 4.x that change the schema.
+const SCHEMA_PROCEDURES: &[&str] = &[
+    "db.createindex",
+    "db.createuniquepropertyconstraint",
+    "db.createnodekey",
+    "db.index.fulltext.createnodeindex",
+    "db.index.fulltext.createrelationshipindex",
+    "db.index.fulltext.drop",
+];
+
+/// True when the statement holds `} IN [n] [CONCURRENT] TRANSACTIONS`
+/// (outside strings, quoted names and comments): a subquery that commits in
+/// batches, which Neo4j only runs in an auto-commit transaction.
+fn commits_in_batches(stmt: &str) -> bool {
+    let code = code_only(stmt);
+    let mut rest = code.as_str();
+    while let Some(i) = rest.find('}') {
+        rest = &rest[i + 1..];
+        let mut words = rest.split_whitespace();
+        if !words.next().is_some_and(|w| w.eq_ignore_ascii_case("IN")) {
+            continue;
+        }
+        for w in words.take(3) {
+            if w.eq_ignore_ascii_case("TRANSACTIONS") {
+                return true;
+            }
+            let batch_size = w.starts_with('$') || w.bytes().all(|b| b.is_ascii_digit());
+            if !(batch_size || w.eq_ignore_ascii_case("CONCURRENT")) {
+                break;
+            }
+        }
+    }
+    false
+}
+
+/// The statement with strings, quoted names and comments replaced by spaces,
+/// so keywords can be searched for without finding them inside text.
+fn code_only(stmt: &str) -> String {
+    let mut out = String::with_capacity(stmt.len());
+    let mut chars = stmt.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' | '`' => {
+                let quote = c;
+                while let Some(d) = chars.next() {
+                    if d == '\\' && quote != '`' {
+                        chars.next();
+                    } else if d == quote {
+                        if quote == '`' && chars.peek() == Some(&'`') {
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                }
+                out.push(' ');
+            }
+            '/' if chars.peek() == Some(&'/') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        break;
+                    }
+                }
+                out.push(' ');
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                for d in chars.by_ref() {
+                    if prev == '*' && d == '/' {
+                        break;
+                    }
+                    prev = d;
+                }
+                out.push(' ');
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Classifies a statement by its first keywords, ignoring case, whitespace and
 /// comments between them.
 ///
@@ -69,7 +160,34 @@ const INDEX_TYPES: &[&str] = &[
 /// `CREATE (n:Index)` is data because a pattern follows `CREATE`.
 pub fn classify(stmt: &str) -> StatementKind {
     let mut words = Keywords::new(stmt);
-    let is_schema = match words.next() {
+    let mut first = words.next();
+    // Prefixes that do not change what the statement is.
+    loop {
+        match first {
+            Some(w) if w.eq_ignore_ascii_case("CYPHER") => {
+                words.skip_version();
+                first = words.next();
+            }
+            Some(w) if w.eq_ignore_ascii_case("EXPLAIN") || w.eq_ignore_ascii_case("PROFILE") => {
+                first = words.next();
+            }
+            _ => break,
+        }
+    }
+    if first.is_some_and(|w| w.eq_ignore_ascii_case("USING"))
+        && words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("PERIODIC"))
+        && words
+            .next()
+            .is_some_and(|w| w.eq_ignore_ascii_case("COMMIT"))
+    {
+        return StatementKind::AutoCommit;
+    }
+    if commits_in_batches(stmt) {
+        return StatementKind::AutoCommit;
+    }
+    let is_schema = match first {
         Some(w) if w.eq_ignore_ascii_case("CREATE") => {
             let mut w = words.next();
             if w.is_some_and(|w| w.eq_ignore_ascii_case("OR")) {
@@ -93,6 +211,21 @@ pub fn classify(stmt: &str) -> StatementKind {
         Some(w) if w.eq_ignore_ascii_case("DROP") => words.next().is_some_and(|w| {
             w.eq_ignore_ascii_case("INDEX") || w.eq_ignore_ascii_case("CONSTRAINT")
         }),
+        // Cypher 25 graph types: ALTER CURRENT GRAPH TYPE SET / ADD / ALTER / DROP.
+        Some(w) if w.eq_ignore_ascii_case("ALTER") => {
+            words
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case("CURRENT"))
+                && words
+                    .next()
+                    .is_some_and(|w| w.eq_ignore_ascii_case("GRAPH"))
+                && words.next().is_some_and(|w| w.eq_ignore_ascii_case("TYPE"))
+        }
+        // 4.x schema procedures (removed in 5, where the server refuses them).
+        Some(w) if w.eq_ignore_ascii_case("CALL") => {
+            let name = words.rest_name().to_ascii_lowercase();
+            SCHEMA_PROCEDURES.iter().any(|p| name == *p)
+        }
         _ => false,
     };
     if is_schema {
@@ -112,7 +245,7 @@ pub fn group_into_transactions(stmts: &[Statement]) -> Vec<TxGroup<'_>> {
     let mut rest = stmts;
     while let Some(first) = rest.first() {
         let len = match first.kind {
-            StatementKind::Schema => 1,
+            StatementKind::Schema | StatementKind::AutoCommit => 1,
             StatementKind::Data => rest
                 .iter()
                 .take_while(|s| s.kind == StatementKind::Data)
@@ -156,6 +289,28 @@ impl<'a> Keywords<'a> {
     }
 }
 
+impl Keywords<'_> {
+    /// After `CYPHER`: skips a language version such as `5` or `25`.
+    fn skip_version(&mut self) {
+        self.skip_blanks();
+        let len = self
+            .rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(self.rest.len());
+        self.rest = &self.rest[len..];
+    }
+
+    /// A dotted procedure name at this point (`db.index.fulltext.drop`).
+    fn rest_name(&mut self) -> &str {
+        self.skip_blanks();
+        let len = self
+            .rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(self.rest.len());
+        &self.rest[..len]
+    }
+}
+
 impl<'a> Iterator for Keywords<'a> {
     type Item = &'a str;
 
@@ -179,7 +334,7 @@ impl<'a> Iterator for Keywords<'a> {
 
 #[cfg(test)]
 mod tests {
-    use super::StatementKind::{Data, Schema};
+    use super::StatementKind::{AutoCommit, Data, Schema};
     use super::*;
 
     #[test]
@@ -353,6 +508,73 @@ DROP INDEX old_index IF EXISTS;
                 (Data, vec![4, 5, 6]),
                 (Schema, vec![8]),
             ]
+        );
+    }
+
+    #[test]
+    fn version_and_explain_prefixes_are_skipped() {
+        for stmt in [
+            "CYPHER 5 CREATE INDEX fn_name IF NOT EXISTS FOR (f:Function) ON (f.name)",
+            "CYPHER 25 CREATE CONSTRAINT c FOR (n:A) REQUIRE n.x IS UNIQUE",
+            "cypher 25\nDROP INDEX i",
+            "CYPHER CREATE INDEX i FOR (n:A) ON (n.x)",
+            "EXPLAIN CREATE INDEX i FOR (n:A) ON (n.x)",
+            "CYPHER 5 PROFILE DROP CONSTRAINT c",
+            "// why\nCYPHER 25 /* x */ CREATE TEXT INDEX t FOR (n:A) ON (n.x)",
+        ] {
+            assert_eq!(classify(stmt), Schema, "{stmt:?}");
+        }
+        assert_eq!(classify("CYPHER 5 MATCH (n) RETURN n"), Data);
+        assert_eq!(classify("CYPHER 25 CREATE (n:Index)"), Data);
+    }
+
+    #[test]
+    fn graph_types_and_old_schema_procedures_are_schema() {
+        for stmt in [
+            "ALTER CURRENT GRAPH TYPE SET { (:Function => {name :: STRING NOT NULL}) }",
+            "alter current graph type drop constraint c",
+            "CALL db.index.fulltext.createNodeIndex('fn_ft', ['Function'], ['name'])",
+            "CALL db.createIndex('i', ['A'], ['x'], 'native-btree-1.0')",
+            "CALL db.index.fulltext.drop('fn_ft')",
+        ] {
+            assert_eq!(classify(stmt), Schema, "{stmt:?}");
+        }
+        assert_eq!(
+            classify("CALL db.index.fulltext.queryNodes('f', 'x')"),
+            Data
+        );
+        assert_eq!(classify("ALTER USER bob SET PASSWORD 'x'"), Data);
+    }
+
+    #[test]
+    fn batched_subqueries_commit_on_their_own() {
+        for stmt in [
+            "MATCH (f:Function) WHERE f.module IS NULL CALL (f) { SET f.module = split(f.name, '.')[1] } IN TRANSACTIONS OF 1000 ROWS",
+            "MATCH (n) CALL { WITH n DETACH DELETE n } IN TRANSACTIONS",
+            "UNWIND range(1, 10) AS i CALL (i) { CREATE (:N {i: i}) } in 2 concurrent transactions of 5 rows",
+            "CALL { MATCH (n) SET n.x = 1 }\n  IN\n  TRANSACTIONS OF $batch ROWS ON ERROR FAIL",
+            "CYPHER 25 MATCH (n) CALL (n) { DELETE n } IN CONCURRENT TRANSACTIONS",
+            "USING PERIODIC COMMIT 500 LOAD CSV FROM 'file:///f.csv' AS l CREATE (:Function {name: l[0]})",
+        ] {
+            assert_eq!(classify(stmt), AutoCommit, "{stmt:?}");
+        }
+        for stmt in [
+            "MATCH (n) WHERE n.note = '} IN TRANSACTIONS' RETURN n",
+            "MATCH (n) // } IN TRANSACTIONS\nRETURN n",
+            "MATCH (n) WHERE n.id IN transactions RETURN n",
+            "MATCH (n) CALL { WITH n RETURN n.x AS x } RETURN x IN [1]",
+            "MATCH (`} IN TRANSACTIONS`) RETURN 1",
+        ] {
+            assert_eq!(classify(stmt), Data, "{stmt:?}");
+        }
+        let statements = [
+            Statement::new("MATCH (n) SET n.a = 1", 1),
+            Statement::new("MATCH (n) CALL (n) { SET n.b = 1 } IN TRANSACTIONS", 2),
+            Statement::new("MATCH (n) SET n.c = 1", 3),
+        ];
+        assert_eq!(
+            shape(&group_into_transactions(&statements)),
+            [(Data, vec![1]), (AutoCommit, vec![2]), (Data, vec![3])]
         );
     }
 }

@@ -79,6 +79,7 @@ async fn connect() -> (Arc<Db>, Started) {
         password: PasswordSource::Given(password.clone()),
         database: Some(database),
         connect_timeout: Duration::from_secs(20),
+        query_timeout: None,
     };
     (
         Arc::new(Db::connect(&settings, &password).await.unwrap()),

@@ -176,6 +176,7 @@ impl TestDb {
             .env("NEO4J_PASSWORD", &self.server.password)
             .env("NEO4J_DATABASE", &self.server.database)
             .env("NO_COLOR", "1");
+        pass_query_log(&mut cmd);
         cmd
     }
 
@@ -191,18 +192,28 @@ pub async fn connect(server: &TestServer) -> Result<Db, ign_setup::graph::GraphE
         password: PasswordSource::Given(Secret::new(server.password.clone())),
         database: Some(server.database.clone()),
         connect_timeout: std::time::Duration::from_secs(30),
+        query_timeout: None,
     };
     Db::connect(&settings, &Secret::new(server.password.clone())).await
 }
 
 /// A plain `ign-setup` with no database settings, for offline commands.
 pub fn bare_cmd(dir: &Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("ign-setup").unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ign-setup"));
     cmd.current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("NO_COLOR", "1");
-    cmd
+    pass_query_log(&mut cmd);
+    assert_cmd::Command::from_std(cmd)
+}
+
+/// Keeps the query log (`IGN_SETUP_QUERY_LOG`, set by `.ci/run` for the
+/// Cypher gate) on for the binary under test, whose environment is cleared.
+pub fn pass_query_log(cmd: &mut std::process::Command) {
+    if let Some(log) = std::env::var_os("IGN_SETUP_QUERY_LOG") {
+        cmd.env("IGN_SETUP_QUERY_LOG", log);
+    }
 }
 
 /// Every file below `dir` with its bytes, to prove a folder was left as it was.
