@@ -95,7 +95,13 @@ fn wrong_password_says_authentication_failed_and_never_shows_it() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!all.contains(secret), "password leaked: {all}");
-    // Three failed logins in a row: Neo4j locks the account for a while.
+    // Three failed logins in a row: Neo4j locks the account for a while, and
+    // says so even to the right password.
+    t.cmd()
+        .arg("doctor")
+        .assert()
+        .code(11)
+        .stderr(predicate::str::contains("too many failed attempts"));
     crate::neo4j::wait_until_login_works(&t);
 }
 

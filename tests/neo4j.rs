@@ -153,12 +153,15 @@ fn batched_and_version_prefixed_migrations_run() {
     );
 }
 
-/// Polls until the right password logs in again (Neo4j locks an account for
-/// `dbms.security.auth_lock_time` after `auth_max_failed_attempts` failures),
-/// so a test of wrong passwords leaves the server usable for the next one.
+/// Waits until the right password logs in again (Neo4j locks an account for
+/// `dbms.security.auth_lock_time`, 5 s by default, after
+/// `auth_max_failed_attempts` failures, and a login tried while it is locked
+/// counts as one more), so a test of wrong passwords leaves the server usable
+/// for the next one.
 pub fn wait_until_login_works(t: &TestDb) -> Duration {
     let started = Instant::now();
     loop {
+        std::thread::sleep(Duration::from_secs(6));
         let ok = t.cmd().arg("doctor").output().unwrap();
         if ok.status.code() != Some(11) {
             return started.elapsed();
@@ -167,7 +170,6 @@ pub fn wait_until_login_works(t: &TestDb) -> Duration {
             started.elapsed() < Duration::from_secs(60),
             "the account stayed locked for a minute"
         );
-        std::thread::sleep(Duration::from_millis(500));
     }
 }
 

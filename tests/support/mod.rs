@@ -97,9 +97,22 @@ impl TestDb {
     pub fn acquire() -> TestDb {
         let guard = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
         let server = server();
-        let db = runtime()
-            .block_on(connect(server))
-            .expect("cannot connect to the test database");
+        // A test of wrong passwords that failed half-way may have left the
+        // account locked for a few seconds (Neo4j's login rate limit): wait
+        // that out instead of failing every test after it.
+        let started = std::time::Instant::now();
+        let db = loop {
+            match runtime().block_on(connect(server)) {
+                Ok(db) => break db,
+                Err(e @ ign_setup::graph::GraphError::AuthRateLimited { .. })
+                    if started.elapsed() < std::time::Duration::from_secs(30) =>
+                {
+                    eprintln!("test database: {e}; waiting");
+                    std::thread::sleep(std::time::Duration::from_secs(6));
+                }
+                Err(e) => panic!("cannot connect to the test database: {e}"),
+            }
+        };
         let t = TestDb {
             _guard: guard,
             server,
