@@ -249,49 +249,21 @@ impl Settings {
         if let Some(db) = &database {
             validate_database_name(db)?;
         }
-        let timeout_secs = match flags.connect_timeout_secs {
-            Some(s) => Some(s),
-            None => match env("IGN_SETUP_CONNECT_TIMEOUT") {
-                Some(v) => Some(v.parse::<u64>().map_err(|_| ConfigError::Invalid {
-                    what: "IGN_SETUP_CONNECT_TIMEOUT",
-                    value: v.clone(),
-                    reason: "expected a whole number of seconds".into(),
-                })?),
-                None => file.neo4j.connect_timeout_secs,
-            },
-        };
-        let connect_timeout = match timeout_secs {
-            Some(0) => {
-                return Err(ConfigError::Invalid {
-                    what: "connect timeout",
-                    value: "0".into(),
-                    reason: "must be at least 1 second".into(),
-                })
-            }
-            Some(s) => Duration::from_secs(s),
-            None => DEFAULT_CONNECT_TIMEOUT,
-        };
-        let query_timeout = match flags.query_timeout_secs {
-            Some(s) => Some(s),
-            None => match env("IGN_SETUP_QUERY_TIMEOUT") {
-                Some(v) => Some(v.parse::<u64>().map_err(|_| ConfigError::Invalid {
-                    what: "IGN_SETUP_QUERY_TIMEOUT",
-                    value: v.clone(),
-                    reason: "expected a whole number of seconds".into(),
-                })?),
-                None => file.neo4j.query_timeout_secs,
-            },
-        };
-        let query_timeout = match query_timeout {
-            Some(0) => {
-                return Err(ConfigError::Invalid {
-                    what: "query timeout",
-                    value: "0".into(),
-                    reason: "must be at least 1 second; leave it unset for no limit".into(),
-                })
-            }
-            s => s.map(Duration::from_secs),
-        };
+        let connect_timeout = seconds(
+            "connect timeout",
+            flags.connect_timeout_secs,
+            "IGN_SETUP_CONNECT_TIMEOUT",
+            env,
+            file.neo4j.connect_timeout_secs,
+        )?
+        .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+        let query_timeout = seconds(
+            "query timeout",
+            flags.query_timeout_secs,
+            "IGN_SETUP_QUERY_TIMEOUT",
+            env,
+            file.neo4j.query_timeout_secs,
+        )?;
         let backup_dir = flags
             .backup_dir
             .clone()
@@ -339,6 +311,36 @@ impl Settings {
             keep,
             thresholds,
         })
+    }
+}
+
+/// A duration in whole seconds from the flag, else the environment variable,
+/// else the config file; None when none of them sets it. Zero is refused.
+fn seconds(
+    what: &'static str,
+    flag: Option<u64>,
+    env_name: &'static str,
+    env: EnvLookup<'_>,
+    file: Option<u64>,
+) -> Result<Option<Duration>, ConfigError> {
+    let secs = match flag {
+        Some(s) => Some(s),
+        None => match env(env_name) {
+            Some(v) => Some(v.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                what: env_name,
+                value: v.clone(),
+                reason: "expected a whole number of seconds".into(),
+            })?),
+            None => file,
+        },
+    };
+    match secs {
+        Some(0) => Err(ConfigError::Invalid {
+            what,
+            value: "0".into(),
+            reason: "must be at least 1 second".into(),
+        }),
+        s => Ok(s.map(Duration::from_secs)),
     }
 }
 
