@@ -6,16 +6,17 @@ use std::path::PathBuf;
 
 use neo4rs::{query, BoltMap, BoltType, Row};
 
-use super::format::{BackupType, Metadata, Schema, SchemaItem, ServerMeta, SOURCE};
+use super::format::{BackupType, Metadata, ServerMeta, SOURCE};
 use super::store::BackupStore;
 use super::verify::{verify_backup, verify_written, VerifyReport};
 use super::writer::BackupWriter;
 use super::BackupError;
-use crate::graph::{Db, GraphError};
+use crate::graph::Db;
 use crate::progress::Progress;
 
-/// Labels of the tool's own bookkeeping that never go into a backup.
-pub const EXCLUDED_LABELS: &[&str] = &["IgnSetupLock"];
+/// The schema is read by the graph layer; these names stay here for the
+/// callers that know them from this module.
+pub use crate::graph::schema::{read_schema, EXCLUDED_LABELS};
 
 pub struct CreateRequest {
     pub reason: String,
@@ -235,79 +236,4 @@ fn props_of(v: Option<BoltType>, id: &str) -> Result<BoltMap, BackupError> {
             "entity `{id}`: properties are {other:?}"
         ))),
     }
-}
-
-fn text(row: &neo4rs::Row, key: &str) -> String {
-    row.get::<String>(key).unwrap_or_default()
-}
-
-fn list(row: &neo4rs::Row, key: &str) -> Vec<String> {
-    row.get::<Vec<String>>(key).unwrap_or_default()
-}
-
-/// Every user index and constraint, with its create statement. Token-lookup
-/// indexes (built in) and indexes owned by a constraint (recreated with it)
-/// are left out; so is the tool's own lock.
-pub async fn read_schema(db: &Db) -> Result<Schema, GraphError> {
-    let mut schema = Schema::default();
-    let rows = db
-        .rows(query(
-            "SHOW CONSTRAINTS YIELD name, type, entityType, labelsOrTypes, properties, createStatement \
-             RETURN name, type, entityType, labelsOrTypes, properties, createStatement",
-        ))
-        .await?;
-    let mut constraint_names = Vec::new();
-    for r in &rows {
-        let item = SchemaItem {
-            name: text(r, "name"),
-            kind: text(r, "type"),
-            entity_type: text(r, "entityType"),
-            labels_or_types: list(r, "labelsOrTypes"),
-            properties: list(r, "properties"),
-            create_statement: text(r, "createStatement"),
-        };
-        if item
-            .labels_or_types
-            .iter()
-            .any(|l| EXCLUDED_LABELS.contains(&l.as_str()))
-        {
-            continue;
-        }
-        constraint_names.push(item.name.clone());
-        schema.constraints.push(item);
-    }
-    let rows = db
-        .rows(query(
-            "SHOW INDEXES YIELD name, type, entityType, labelsOrTypes, properties, owningConstraint, createStatement \
-             RETURN name, type, entityType, labelsOrTypes, properties, owningConstraint, createStatement",
-        ))
-        .await?;
-    for r in &rows {
-        let owned = r
-            .get::<String>("owningConstraint")
-            .ok()
-            .filter(|s| !s.is_empty());
-        let item = SchemaItem {
-            name: text(r, "name"),
-            kind: text(r, "type"),
-            entity_type: text(r, "entityType"),
-            labels_or_types: list(r, "labelsOrTypes"),
-            properties: list(r, "properties"),
-            create_statement: text(r, "createStatement"),
-        };
-        if owned.is_some() || item.kind == "LOOKUP" || item.labels_or_types.is_empty() {
-            continue;
-        }
-        if item
-            .labels_or_types
-            .iter()
-            .any(|l| EXCLUDED_LABELS.contains(&l.as_str()))
-        {
-            continue;
-        }
-        schema.indexes.push(item);
-    }
-    schema.indexes.sort_by(|a, b| a.name.cmp(&b.name));
-    schema.constraints.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(schema)
 }

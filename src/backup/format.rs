@@ -2,7 +2,7 @@
 //! records the rest of the program works with. `docs/backup-format.md`
 //! describes it for people, `docs/backup-format.schema.json` for validators.
 //!
-//! Layout of a format-2 file (one JSON document; the first line holds only the
+//! Layout of a format-3 file (format 2 has the same layout, with less in `schema`) (one JSON document; the first line holds only the
 //! metadata, so `list` and `info` read one line, and the checksum covers every
 //! byte after that line):
 //!
@@ -24,7 +24,10 @@ use neo4rs::BoltMap;
 use serde::{Deserialize, Serialize};
 
 /// The format this tool writes.
-pub const FORMAT_VERSION: &str = "2.0.0";
+pub const FORMAT_VERSION: &str = "3.0.0";
+/// The first format whose schema records everything needed to recreate it
+/// (index configuration, property types, owned indexes, token lookup indexes).
+pub const FULL_SCHEMA_MAJOR: u64 = 3;
 /// The original Python tool's format, still readable.
 pub const LEGACY_FORMAT_VERSION: &str = "1.0.0";
 pub const SOURCE: &str = "IGN Scripts Learning System";
@@ -109,38 +112,16 @@ impl Metadata {
     pub fn is_legacy(&self) -> bool {
         self.version == LEGACY_FORMAT_VERSION
     }
-}
 
-/// One index or constraint, with enough to recreate it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SchemaItem {
-    pub name: String,
-    /// RANGE, TEXT, POINT, FULLTEXT, VECTOR, UNIQUENESS, NODE_KEY, ...
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// NODE or RELATIONSHIP.
-    pub entity_type: String,
-    pub labels_or_types: Vec<String>,
-    pub properties: Vec<String>,
-    /// The server's own `createStatement`; replayed on restore.
-    pub create_statement: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Schema {
-    pub indexes: Vec<SchemaItem>,
-    pub constraints: Vec<SchemaItem>,
-}
-
-impl Schema {
-    pub fn len(&self) -> usize {
-        self.indexes.len() + self.constraints.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Whether the file's schema is complete (format 3 on): index
+    /// configuration, property types and token lookup indexes recorded.
+    pub fn records_full_schema(&self) -> bool {
+        semver::Version::parse(&self.version).is_ok_and(|v| v.major >= FULL_SCHEMA_MAJOR)
     }
 }
+
+/// The schema part of a file: the graph layer's model, serialised as is.
+pub use crate::graph::schema::{Schema, SchemaItem};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Statistics {

@@ -41,7 +41,7 @@ pub enum BackupError {
         column: usize,
         message: String,
     },
-    #[error("`{path}` has backup format version `{version}`, which this ign-setup cannot read (it reads 1.0.0 and 2.x); use a matching ign-setup release")]
+    #[error("`{path}` has backup format version `{version}`, which this ign-setup cannot read (it reads 1.0.0, 2.x and 3.x); use a matching ign-setup release")]
     UnknownFormat { path: PathBuf, version: String },
     #[error("`{path}` is not a valid backup: {message}")]
     Structure { path: PathBuf, message: String },

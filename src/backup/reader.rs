@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::format::{
-    Metadata, NodeRecord, RelRecord, Schema, Statistics, FORMAT_VERSION, LEGACY_FORMAT_VERSION,
+    Metadata, NodeRecord, RelRecord, Schema, Statistics, FORMAT_VERSION, FULL_SCHEMA_MAJOR,
+    LEGACY_FORMAT_VERSION,
 };
 use super::{with_causes, BackupError};
 use crate::graph::value;
@@ -141,10 +142,11 @@ impl<'de> Visitor<'de> for MetaOnly<'_> {
     }
 }
 
+/// Formats read: the original tool's 1.0.0, 2.x and 3.x.
 fn check_version(path: &Path, m: &Metadata) -> Result<(), BackupError> {
     let supported = m.version == LEGACY_FORMAT_VERSION
         || semver::Version::parse(&m.version)
-            .map(|v| v.major == 2)
+            .map(|v| v.major == 2 || v.major == FULL_SCHEMA_MAJOR)
             .unwrap_or(false);
     if supported {
         Ok(())
@@ -294,7 +296,13 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
                     ctx.state.borrow_mut().metadata = Some(m);
                 }
                 "schema" => {
-                    let s: Schema = map.next_value()?;
+                    let mut s: Schema = map.next_value()?;
+                    s.lookups_recorded = ctx
+                        .state
+                        .borrow()
+                        .metadata
+                        .as_ref()
+                        .is_some_and(Metadata::records_full_schema);
                     ctx.sink.borrow_mut().schema(&s).map_err(|e| ctx.fail(e))?;
                     ctx.state.borrow_mut().schema = Some(s);
                 }

@@ -1,9 +1,11 @@
 //! Graph access: the connection to Neo4j, the value codec between Bolt values
-//! and the backup file, and the one function that escapes names into Cypher.
+//! and the backup file, the schema (reading, rebuilding and checking index and
+//! constraint statements), and the one function that escapes names into Cypher.
 
 pub mod connect;
 pub mod cypher;
 pub mod error;
+pub mod schema;
 pub mod value;
 
 pub use connect::{Db, ServerInfo, FETCH_SIZE};
