@@ -16,3 +16,6 @@ mod backup;
 
 #[path = "lifecycle.rs"]
 mod lifecycle;
+
+#[path = "schema.rs"]
+mod schema;
