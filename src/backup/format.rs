@@ -104,6 +104,12 @@ pub struct Metadata {
     pub server: Option<ServerMeta>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_count: Option<u64>,
+    /// Format 3: `true` when no transaction committed on the database while
+    /// the backup was read (one point in time); `false` for a safety or
+    /// pre-upgrade backup read while something (at least the tool's own
+    /// lock lease) committed, which is consistent record by record only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<ChecksumMeta>,
 }
@@ -140,6 +146,11 @@ pub struct NodeRecord {
     pub id: String,
     pub labels: Vec<String>,
     pub properties: BoltMap,
+    /// Keys whose value `properties` holds as DateTime text (a string or a
+    /// list of strings) for the server to build with `datetime()`: zoned
+    /// date-times at the later offset of a repeated hour, which Bolt 4.4
+    /// cannot carry (see `graph::value::needs_server_zone`).
+    pub server_zoned: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -149,6 +160,8 @@ pub struct RelRecord {
     pub start: String,
     pub end: String,
     pub properties: BoltMap,
+    /// As [`NodeRecord::server_zoned`].
+    pub server_zoned: Vec<String>,
 }
 
 /// File name pattern of timestamped backups (the original plan's).

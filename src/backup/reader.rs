@@ -457,6 +457,24 @@ fn props(v: Option<Value>) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// Decoded properties, with the zoned date-times Bolt 4.4 cannot carry
+/// replaced by their text (see [`NodeRecord::server_zoned`]).
+fn decode_exact(
+    p: &Map<String, Value>,
+) -> Result<(neo4rs::BoltMap, Vec<String>), value::CodecError> {
+    let mut properties = value::decode_properties(p)?;
+    let mut server_zoned = Vec::new();
+    for (key, json) in p {
+        if value::needs_server_zone(json) {
+            if let Some(text) = value::zoned_text(json) {
+                properties.put(neo4rs::BoltString::from(key.as_str()), text);
+                server_zoned.push(key.clone());
+            }
+        }
+    }
+    Ok((properties, server_zoned))
+}
+
 fn node_record(mut obj: Map<String, Value>, legacy: bool) -> Result<NodeRecord, String> {
     if legacy {
         let id = id_of(obj.remove("_id"), "_id")?;
@@ -466,17 +484,19 @@ fn node_record(mut obj: Map<String, Value>, legacy: bool) -> Result<NodeRecord, 
             id,
             labels,
             properties,
+            server_zoned: Vec::new(),
         });
     }
     let id = id_of(obj.remove("id"), "id")?;
     let labels = string_list(obj.remove("labels"), "labels")?;
     let p = props(obj.remove("properties"))?;
-    let properties =
-        value::decode_properties(&p).map_err(|e| format!("node `{id}`: {}", with_causes(&e)))?;
+    let (properties, server_zoned) =
+        decode_exact(&p).map_err(|e| format!("node `{id}`: {}", with_causes(&e)))?;
     Ok(NodeRecord {
         id,
         labels,
         properties,
+        server_zoned,
     })
 }
 
@@ -493,12 +513,14 @@ fn rel_record(mut obj: Map<String, Value>, legacy: bool) -> Result<RelRecord, St
     };
     let start = id_of(obj.remove(s), s)?;
     let end = id_of(obj.remove(e), e)?;
-    let properties = if legacy {
-        value::decode_properties_legacy(&obj).map_err(|e| with_causes(&e))?
+    let (properties, server_zoned) = if legacy {
+        (
+            value::decode_properties_legacy(&obj).map_err(|e| with_causes(&e))?,
+            Vec::new(),
+        )
     } else {
         let p = props(obj.remove("properties"))?;
-        value::decode_properties(&p)
-            .map_err(|e| format!("relationship `{id}`: {}", with_causes(&e)))?
+        decode_exact(&p).map_err(|e| format!("relationship `{id}`: {}", with_causes(&e)))?
     };
     Ok(RelRecord {
         id,
@@ -506,6 +528,7 @@ fn rel_record(mut obj: Map<String, Value>, legacy: bool) -> Result<RelRecord, St
         start,
         end,
         properties,
+        server_zoned,
     })
 }
 

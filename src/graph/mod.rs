@@ -6,6 +6,7 @@ pub mod connect;
 pub mod cypher;
 pub mod error;
 pub mod schema;
+pub mod snapshot;
 pub mod value;
 
 pub use connect::{Db, ServerInfo, FETCH_SIZE};
