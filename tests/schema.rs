@@ -379,3 +379,56 @@ fn schema_a_format_2_backup_still_restores_and_leaves_lookup_indexes_alone() {
         );
     }
 }
+
+#[test]
+fn schema_install_from_an_initial_backup_refuses_lost_schema_unless_allowed() {
+    let t = TestDb::acquire();
+    let dir = t.path("migrations/1.4.0");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["001_core_constraints.cypher", "002_core_indexes.cypher"] {
+        std::fs::copy(repo_root().join("migrations/1.4.0").join(f), dir.join(f)).unwrap();
+    }
+    t.cmd().args(["install", "--yes"]).assert().success();
+    build_rich_schema(&t);
+    t.cmd().args(["backup", "init"]).assert().success();
+    let initial = t.backup_dir().join("initial_backup.json");
+    // An option no Neo4j knows: no server can recreate this index.
+    edit_schema(&initial, |s| {
+        let i = s["indexes"].as_array_mut().unwrap();
+        i.push(json!({
+            "name": "zz_odd_vector", "type": "VECTOR", "entity_type": "NODE",
+            "labels_or_types": ["Function"], "properties": ["other_embedding"],
+            "index_config": {"vector.made_up_option": true}, "create_statement": ""
+        }));
+    });
+    t.wipe();
+    t.exec("MATCH (n) DETACH DELETE n");
+    let rows = schema_rows(&t.db);
+    let folder = snapshot_dir(&t.backup_dir());
+
+    let doc = run_json(&t, &["install", "--yes"], 20);
+    assert_eq!(doc["error"]["kind"], "schema_not_recreatable", "{doc}");
+    assert_eq!(
+        doc["error"]["details"]["schema_not_recreatable"][0]["name"],
+        "zz_odd_vector"
+    );
+    assert_eq!(
+        t.count("MATCH (n) RETURN count(n) AS c"),
+        0,
+        "nothing loaded"
+    );
+    assert_eq!(schema_rows(&t.db), rows);
+    assert_eq!(snapshot_dir(&t.backup_dir()), folder);
+
+    t.cmd()
+        .args(["install", "--yes", "--allow-schema-loss"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Installed version 1.4.0"))
+        .stdout(predicate::str::contains("Not recreated on this server"))
+        .stdout(predicate::str::contains("zz_odd_vector"));
+    assert_eq!(
+        t.count("SHOW INDEXES YIELD name WHERE name = 'fn_embedding' RETURN count(*) AS c"),
+        1
+    );
+}

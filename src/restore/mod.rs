@@ -546,3 +546,67 @@ pub async fn recover(
     let _ = guard.release().await;
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gap() -> SchemaGap {
+        SchemaGap {
+            name: "fn_key".into(),
+            kind: "constraint",
+            item: "constraint `fn_key` (NODE_KEY on :Function(name))".into(),
+            reason: "key constraints need Neo4j Enterprise Edition".into(),
+        }
+    }
+
+    #[test]
+    fn a_rollback_that_could_not_recreate_something_says_so() {
+        let e = RestoreError::RolledBack {
+            what: "upgrade",
+            cause: Box::new(RestoreError::Internal("boom".into())),
+            restored: "ign_scripts_db_backup_x.json".into(),
+            schema_not_recreated: vec![gap()],
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("The rollback could not recreate 1 index or constraint"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`fn_key`") && text.contains("Enterprise"),
+            "{text}"
+        );
+        assert_eq!(e.schema_not_recreated().unwrap().len(), 1);
+        let whole = crate::error::Error::Restore(e);
+        assert_eq!(
+            whole.details().unwrap()["schema_not_recreated"][0]["name"],
+            "fn_key"
+        );
+        let clean = RestoreError::RolledBack {
+            what: "upgrade",
+            cause: Box::new(RestoreError::Internal("boom".into())),
+            restored: "f".into(),
+            schema_not_recreated: vec![],
+        };
+        assert!(!clean.to_string().contains("could not recreate"));
+    }
+
+    #[test]
+    fn a_refusal_lists_every_item_and_the_way_out() {
+        let e = RestoreError::SchemaNotRecreatable {
+            gaps: vec![gap()],
+            server: "Neo4j 5.26.30 community".into(),
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("this server (Neo4j 5.26.30 community) cannot recreate 1"),
+            "{text}"
+        );
+        assert!(text.contains("Nothing was changed") && text.contains("--allow-schema-loss"));
+        assert_eq!(
+            crate::error::restore_exit_code(&e),
+            crate::error::exit::INVALID_INPUT
+        );
+    }
+}
