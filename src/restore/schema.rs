@@ -132,31 +132,27 @@ async fn create_one(
     out: &mut SchemaOutcome,
     purpose: LoadPurpose,
 ) -> Result<(), RestoreError> {
-    let result = match ddl::create_statement(item, constraint) {
-        Ok(stmt) => ddl::run_ddl(db, &stmt).await.map_err(|e| {
-            if e.is_connection() {
-                Err(e)
-            } else {
-                Ok(e.to_string())
+    let refused = match ddl::create_statement(item, constraint) {
+        Err(reason) => reason,
+        Ok(stmt) => match ddl::run_ddl(db, &stmt).await {
+            Ok(()) => {
+                out.created.push(item.name.clone());
+                return Ok(());
             }
-        }),
-        Err(reason) => Err(Ok(reason)),
+            Err(e) if e.is_connection() => return Err(e.into()),
+            Err(e) => e.to_string(),
+        },
     };
-    match result {
-        Ok(()) => out.created.push(item.name.clone()),
-        Err(Err(connection)) => return Err(connection.into()),
+    if purpose == LoadPurpose::Rollback {
         // A rollback keeps going: the data matters more than one index.
-        Err(Ok(reason)) if purpose == LoadPurpose::Rollback => out
-            .not_recreated
-            .push(SchemaGap::new(item, constraint, reason)),
-        Err(Ok(reason)) => {
-            return Err(RestoreError::Schema(format!(
-                "{}: {reason}",
-                crate::graph::schema::Described(item, constraint)
-            )))
-        }
+        out.not_recreated
+            .push(SchemaGap::new(item, constraint, refused));
+        return Ok(());
     }
-    Ok(())
+    Err(RestoreError::Schema(format!(
+        "{}: {refused}",
+        crate::graph::schema::Described(item, constraint)
+    )))
 }
 
 /// Creates the backup's constraints (they bring their own indexes), then its
