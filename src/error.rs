@@ -104,6 +104,7 @@ impl Error {
             Error::Backup(b) if b.is_invalid_input() => "invalid_backup",
             Error::Backup(_) => "backup",
             Error::Restore(RestoreError::RolledBack { .. }) => "rolled_back",
+            Error::Restore(RestoreError::SchemaNotRecreatable { .. }) => "schema_not_recreatable",
             Error::Restore(RestoreError::RollbackFailed { .. }) => "recovery_needed",
             Error::Restore(_) => "restore",
             Error::Safety(SafetyError::Locked { .. }) => "locked",
@@ -115,6 +116,29 @@ impl Error {
             Error::Io(_) => "io",
             Error::Interrupted => "interrupted",
         }
+    }
+}
+
+impl Error {
+    /// Structured facts for `--json` beyond the message: the indexes and
+    /// constraints a restore refused to lose, or a rollback could not put back.
+    pub fn details(&self) -> Option<serde_json::Value> {
+        let restore = match self {
+            Error::Restore(r) => r,
+            Error::Lifecycle(l) => match l.as_ref() {
+                LifecycleError::RolledBack { source, .. } | LifecycleError::Restore(source) => {
+                    source
+                }
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let gaps = restore.schema_not_recreated()?;
+        let key = match restore {
+            RestoreError::SchemaNotRecreatable { .. } => "schema_not_recreatable",
+            _ => "schema_not_recreated",
+        };
+        Some(serde_json::json!({ key: gaps }))
     }
 }
 
@@ -135,6 +159,7 @@ pub fn restore_exit_code(r: &RestoreError) -> i32 {
         RestoreError::Backup(BackupError::Graph(g)) | RestoreError::Graph(g) => graph_exit_code(g),
         RestoreError::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
         RestoreError::Name(_) => exit::INVALID_INPUT,
+        RestoreError::SchemaNotRecreatable { .. } => exit::INVALID_INPUT,
         RestoreError::Safety(s) => safety_exit_code(s),
         RestoreError::Interrupted => exit::INTERRUPTED,
         _ => exit::FAILURE,

@@ -140,6 +140,12 @@ fn every_type() -> Vec<(&'static str, BoltType)> {
         ("float_one", float(1.0)),
         ("float_fraction", float(-0.1)),
         ("float_tiny", float(2.5e-300)),
+        ("float_neg_zero", float(-0.0)),
+        ("float_nan", float(f64::NAN)),
+        ("float_inf", float(f64::INFINITY)),
+        ("float_neg_inf", float(f64::NEG_INFINITY)),
+        ("float_max", float(f64::MAX)),
+        ("float_min_positive", float(f64::MIN_POSITIVE)),
         (
             "string",
             string("héllo wörld ✓ 日本語 🎉 \"quoted\" \\ back"),
@@ -153,6 +159,52 @@ fn every_type() -> Vec<(&'static str, BoltType)> {
         ("floats", list(vec![float(1.0), float(2.5)])),
         ("strings", list(vec![string("a"), string("ü ✓")])),
         ("bools", list(vec![boolean(true), boolean(false)])),
+        (
+            "int_extremes",
+            list(vec![int(i64::MIN), int(0), int(i64::MAX)]),
+        ),
+        ("empty_list", list(vec![])),
+        (
+            "dates",
+            list(vec![
+                BoltType::Date(ymd(2024, 1, 2).into()),
+                BoltType::Date(ymd(-44, 3, 15).into()),
+            ]),
+        ),
+        (
+            "points",
+            list(vec![
+                BoltType::Point2D(BoltPoint2D {
+                    sr_id: 4326.into(),
+                    x: BoltFloat::new(2.3522),
+                    y: BoltFloat::new(48.8566),
+                }),
+                BoltType::Point2D(BoltPoint2D {
+                    sr_id: 4326.into(),
+                    x: BoltFloat::new(-0.1276),
+                    y: BoltFloat::new(51.5072),
+                }),
+            ]),
+        ),
+        (
+            "date_time_negative_offset",
+            BoltType::DateTime(
+                offset(-(9 * 3600 + 30 * 60))
+                    .from_local_datetime(&ymd(1969, 12, 31).and_time(hms(23, 59, 59, 999_999_999)))
+                    .unwrap()
+                    .into(),
+            ),
+        ),
+        (
+            // Negative, in the form Neo4j normalises to (nanoseconds 0..1e9).
+            "duration_negative",
+            BoltType::Duration(BoltDuration::new(
+                (-14).into(),
+                (-3).into(),
+                (-8).into(),
+                999_999_999.into(),
+            )),
+        ),
         ("date", BoltType::Date(ymd(2024, 1, 2).into())),
         (
             "time",
@@ -263,6 +315,30 @@ pub(crate) fn build_every_type_graph(t: &TestDb) {
         "]->(b)",
     );
     t.exec("MATCH (a:Plain), (b:Everything) CREATE (a)-[:LINKS]->(b)");
+    // The hour repeated when clocks go back (Paris, 27 October 2024): both
+    // instants, which Bolt 4.4 sends identically (local time and zone), so
+    // only Cypher literals can create the second one.
+    let dst = "SET x.dst_earlier = datetime('2024-10-27T02:30:00+02:00[Europe/Paris]'), \
+               x.dst_later = datetime('2024-10-27T02:30:00.5+01:00[Europe/Paris]'), \
+               x.dst_list = [datetime('2024-10-27T02:30:00+01:00[Europe/Paris]'), \
+                             datetime('2024-10-27T02:30:00+02:00[Europe/Paris]'), \
+                             datetime('2024-07-02T02:30:00+02:00[Europe/Paris]')]";
+    t.exec(&format!("MATCH (x:Second) {dst}"));
+    t.exec(&format!("MATCH ()-[x:LINKS {{weight: 0.5}}]->() {dst}"));
+}
+
+/// The DST values as the server holds them: text and instant.
+pub(crate) fn dst_values(t: &TestDb) -> Vec<Value> {
+    t.query(
+        "MATCH (x:Second) RETURN toString(x.dst_earlier) AS e, toString(x.dst_later) AS l, \
+         [d IN x.dst_list | toString(d)] AS list, x.dst_later.epochSeconds - x.dst_earlier.epochSeconds AS gap \
+         UNION ALL MATCH ()-[x:LINKS {weight: 0.5}]->() RETURN toString(x.dst_earlier) AS e, \
+         toString(x.dst_later) AS l, [d IN x.dst_list | toString(d)] AS list, \
+         x.dst_later.epochSeconds - x.dst_earlier.epochSeconds AS gap",
+    )
+    .into_iter()
+    .map(Value::Object)
+    .collect()
 }
 
 /// What the database returns for each entity: id -> (labels or type, properties).
@@ -374,24 +450,11 @@ fn every_property_type_survives_into_the_file() {
     let mut expected_labels: Vec<String> = LABELS.iter().map(|s| s.to_string()).collect();
     expected_labels.sort();
     assert_eq!(labels, expected_labels);
-    // ArcadeDB keeps no offset: a DateTime with an offset comes back as the
-    // LocalDateTime of the same instant in UTC. Neo4j keeps it.
-    // (A server the tests started is ArcadeDB; it reports itself as Neo4j.)
-    let arcadedb = t.server.data_dir.is_some();
     let mut changed = Vec::new();
     for (k, v) in every_type() {
         let got = props.get(k).unwrap_or_else(|| panic!("server lost {k:?}"));
         if same(got, &v) {
             continue;
-        }
-        if let (true, BoltType::DateTime(sent), BoltType::LocalDateTime(back)) = (arcadedb, &v, got)
-        {
-            let sent = chrono::DateTime::<FixedOffset>::try_from(sent).unwrap();
-            let back = chrono::NaiveDateTime::try_from(back).unwrap();
-            if sent.naive_utc() == back {
-                eprintln!("note: ArcadeDB turned {k:?} into a LocalDateTime in UTC");
-                continue;
-            }
         }
         changed.push(format!("{k}: sent {v:?}\n   got {got:?}"));
     }
@@ -428,6 +491,10 @@ fn every_property_type_survives_into_the_file() {
     let nodes = t.count("MATCH (n) RETURN count(n) AS c");
     let rels = t.count("MATCH ()-[r]->() RETURN count(r) AS c");
     assert_eq!((nodes, rels), (3, 4));
+    assert_eq!(
+        meta["snapshot"], true,
+        "a quiet database is read as one point in time"
+    );
     for v in [meta, stats] {
         assert_eq!(v["node_count"], nodes);
         assert_eq!(v["relationship_count"], rels);
@@ -512,6 +579,93 @@ fn every_property_type_survives_into_the_file() {
     assert_eq!(p["bytes"], json!({"$type": "Bytes", "value": "AAEC/v8="}));
     assert_eq!(p["date"], json!({"$type": "Date", "value": "2024-01-02"}));
     assert_eq!(p["_id"], "a property, not the record id");
+    assert_eq!(p["float_nan"], json!({"$type": "Float", "value": "NaN"}));
+    assert_eq!(
+        p["float_neg_inf"],
+        json!({"$type": "Float", "value": "-Infinity"})
+    );
+    assert_eq!(p["float_neg_zero"].to_string(), "-0.0");
+
+    // Both instants of the repeated hour are told apart in the file (the
+    // server was asked for the offset Bolt 4.4 does not carry).
+    let second = whole["data"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["labels"].as_array().unwrap().contains(&json!("Second")))
+        .unwrap();
+    let q = &second["properties"];
+    assert_eq!(
+        q["dst_earlier"]["value"],
+        "2024-10-27T02:30:00+02:00[Europe/Paris]"
+    );
+    assert_eq!(
+        q["dst_later"]["value"],
+        "2024-10-27T02:30:00.500+01:00[Europe/Paris]"
+    );
+    let list: Vec<&str> = q["dst_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        list,
+        [
+            "2024-10-27T02:30:00+01:00[Europe/Paris]",
+            "2024-10-27T02:30:00+02:00[Europe/Paris]",
+            "2024-07-02T02:30:00+02:00[Europe/Paris]"
+        ]
+    );
+}
+
+#[test]
+fn a_value_this_client_cannot_read_is_refused_not_written_wrong() {
+    let t = TestDb::acquire();
+    if t.db.server().version.starts_with("5.") {
+        // VECTOR values exist from Neo4j 2025.10.
+        eprintln!("note: Neo4j {} has no VECTOR type", t.db.server().version);
+        return;
+    }
+    // Community Edition cannot store a VECTOR property at all ...
+    let err = crate::support::runtime().block_on(t.db.run(query(
+        "CYPHER 25 CREATE (:Vec {v: vector([1.0, 2.0, 3.0], 3, FLOAT32)})",
+    )));
+    if t.db.server().edition.eq_ignore_ascii_case("community") {
+        let err = err.unwrap_err().to_string();
+        assert!(err.contains("vector"), "{err}");
+    }
+    // ... but any server sends this client a placeholder for one, which the
+    // codec refuses by name instead of writing it into a backup.
+    let rows = runtime()
+        .block_on(t.db.rows(query(
+            "CYPHER 25 RETURN {v: vector([1.0, 2.0, 3.0], 3, FLOAT32)} AS props",
+        )))
+        .unwrap();
+    let props = match rows[0].get::<BoltType>("props").unwrap() {
+        BoltType::Map(m) => m,
+        other => panic!("{other:?}"),
+    };
+    let err = ign_setup::graph::value::write_properties(&props, &mut Vec::new()).unwrap_err();
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(s) = source {
+        text.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    assert!(text.contains("VECTOR(3, FLOAT32)"), "{text}");
+    assert!(
+        text.contains("not backed up rather than written wrong"),
+        "{text}"
+    );
+    if !t.db.server().edition.eq_ignore_ascii_case("community") {
+        // Enterprise stores it: then `backup create` itself must refuse.
+        t.cmd()
+            .args(["backup", "create"])
+            .assert()
+            .failure()
+            .stderr(predicates::str::contains("VECTOR"));
+    }
 }
 
 // ---------------------------------------------------------- the schema file
@@ -523,7 +677,7 @@ fn the_json_schema_accepts_the_documented_values_and_refuses_others() {
         json!({
             "metadata": {
                 "timestamp": "20250128_143022", "datetime": "2025-01-28T14:30:22.123456Z",
-                "reason": "r", "node_count": 1, "relationship_count": 0, "version": "2.0.0",
+                "reason": "r", "node_count": 1, "relationship_count": 0, "version": "3.0.0",
                 "backup_type": "full", "source": "IGN Scripts Learning System",
                 "checksum": {"algorithm": "sha256", "scope": "sha256 of every byte after the first line",
                              "value": "0".repeat(64)}
@@ -1044,4 +1198,98 @@ fn a_killed_create_leaves_only_temporary_files() {
         .collect();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
     assert_eq!(std::fs::read(dir.join(&earlier)).unwrap(), earlier_bytes);
+}
+
+// ------------------------------------------------ a database being written
+
+#[test]
+fn a_backup_of_a_database_being_written_is_one_point_in_time_or_refused() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+    let t = TestDb::acquire();
+    t.exec(
+        "UNWIND range(1, 3000) AS i CREATE (:Churn {i: i, pad: 'some text to read'})-[:NEXT {i: i}]->(:Churn {i: -i})",
+    );
+    // Another client deletes nodes and creates new ones (Neo4j reuses the
+    // ids of deleted entities) as fast as it can.
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (stop, writes) = (Arc::clone(&stop), Arc::clone(&writes));
+        let server = t.server;
+        runtime().spawn(async move {
+            let db = crate::support::connect(server).await.unwrap();
+            let mut i = 10_000i64;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let q = query(
+                    "MATCH (n:Churn) WITH n ORDER BY n.i LIMIT 1 DETACH DELETE n \
+                     WITH count(*) AS gone \
+                     CREATE (:Churn {i: $i})-[:NEXT {i: $i}]->(:Churn {i: -$i})",
+                )
+                .param("i", i);
+                if db.run(q).await.is_ok() {
+                    writes.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    while writes.load(Ordering::Relaxed) < 20 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = t
+        .cmd()
+        .args(["backup", "create", "--json"])
+        .output()
+        .unwrap();
+    let during = writes.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    runtime().block_on(writer).unwrap();
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dir = t.backup_dir();
+    if out.status.success() {
+        // Then nothing committed while it read: one point in time.
+        let file = doc["file"].as_str().unwrap();
+        assert_eq!(doc["metadata"]["snapshot"], true, "{doc}");
+        run_json(&t, &["backup", "verify", file], 0);
+    } else {
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains("changed while it was being read, in each of 3 attempts"),
+            "{message}"
+        );
+        assert!(message.contains("Stop the clients that write"), "{message}");
+        assert_eq!(
+            backup_files(&dir),
+            Vec::<String>::new(),
+            "no backup was published"
+        );
+        let temp: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".tmp-"))
+            .collect();
+        assert!(temp.is_empty(), "left behind: {temp:?}");
+    }
+    eprintln!(
+        "backup beside {during} writes: {}",
+        if out.status.success() {
+            "a snapshot"
+        } else {
+            "refused"
+        }
+    );
+
+    // Once the writer stops, the backup is taken and holds exactly the graph.
+    let before = crate::support::schema::typed_content(&t.db);
+    let doc = create(&t);
+    assert_eq!(doc["metadata"]["snapshot"], true);
+    let file = doc["file"].as_str().unwrap().to_owned();
+    t.wipe();
+    t.cmd()
+        .args(["backup", "restore", "--yes", "--file", &file])
+        .assert()
+        .success();
+    assert_eq!(crate::support::schema::typed_content(&t.db), before);
 }

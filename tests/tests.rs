@@ -19,3 +19,5 @@ mod lifecycle;
 
 #[path = "neo4j.rs"]
 mod neo4j;
+#[path = "schema.rs"]
+mod schema;

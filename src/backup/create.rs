@@ -4,18 +4,19 @@
 
 use std::path::PathBuf;
 
-use neo4rs::{query, BoltMap, BoltType, Row};
+use neo4rs::{query, BoltMap, BoltType};
 
-use super::format::{BackupType, Metadata, Schema, SchemaItem, ServerMeta, SOURCE};
+use super::format::{BackupType, Metadata, ServerMeta, SOURCE};
 use super::store::BackupStore;
 use super::verify::{verify_backup, verify_written, VerifyReport};
 use super::writer::BackupWriter;
 use super::BackupError;
-use crate::graph::{Db, GraphError};
+use crate::graph::Db;
 use crate::progress::Progress;
 
-/// Labels of the tool's own bookkeeping that never go into a backup.
-pub const EXCLUDED_LABELS: &[&str] = &["IgnSetupLock"];
+/// The schema is read by the graph layer; these names stay here for the
+/// callers that know them from this module.
+pub use crate::graph::schema::{read_schema, EXCLUDED_LABELS};
 
 pub struct CreateRequest {
     pub reason: String,
@@ -68,8 +69,6 @@ pub async fn create_backup(
         .ok()
         .flatten()
         .map(|v| v.version.to_string());
-    let schema = read_schema(db).await?;
-    phase("version and schema read");
     let idf = id_function(db);
     // The totals only size the progress bars: not counted when none is shown.
     let (total_nodes, total_rels) = if req.progress {
@@ -86,31 +85,44 @@ pub async fn create_backup(
         crate::fsutil::TEMP_PREFIX,
         std::process::id()
     );
-    let mut writer = BackupWriter::create(store.dir(), &staged_name)?;
-    writer.write_schema(&schema)?;
-
-    stream_to_writer(
-        db,
-        &format!(
-            "MATCH (n) WHERE NOT n:IgnSetupLock RETURN {idf}(n) AS id, labels(n) AS labels, properties(n) AS props"
-        ),
-        Progress::new(req.progress, "nodes", total_nodes),
-        &mut writer,
-        write_node,
-    )
-    .await?;
-    phase("nodes written");
-    stream_to_writer(
-        db,
-        &format!(
-            "MATCH (a)-[r]->(b) RETURN {idf}(r) AS id, type(r) AS type, {idf}(a) AS s, {idf}(b) AS e, properties(r) AS props"
-        ),
-        Progress::new(req.progress, "relationships", total_rels),
-        &mut writer,
-        write_relationship,
-    )
-    .await?;
-
+    // A routine backup must be one point in time: read again while the
+    // database keeps changing, then give up. A safety or pre-upgrade backup
+    // is taken under the operation lock, whose own lease renewals commit
+    // while a long read runs: it is kept (consistent record by record, see
+    // `read_graph`) and marked as not a snapshot.
+    let lenient = req.backup_type.guards_a_destructive_step();
+    let mut attempt = 1;
+    let (schema, writer, snapshot) = loop {
+        let before = db.last_bookmark().await?;
+        let schema = read_schema(db).await?;
+        phase("version and schema read");
+        let mut writer = BackupWriter::create(store.dir(), &staged_name)?;
+        writer.write_schema(&schema)?;
+        let totals = (total_nodes, total_rels);
+        let change = match read_graph(db, &mut writer, idf, req.progress, totals).await {
+            Ok(after) => {
+                let snapshot = before.is_some() && before == after;
+                if snapshot || lenient {
+                    break (schema, writer, snapshot);
+                }
+                "other transactions committed while it was read".to_owned()
+            }
+            // A relationship to a node created after the nodes were read.
+            Err(BackupError::Inconsistent(e)) => e,
+            Err(e) => return Err(e),
+        };
+        if attempt >= READ_ATTEMPTS {
+            return Err(BackupError::Changing {
+                attempts: attempt,
+                last: change,
+            });
+        }
+        crate::log::debug(format!(
+            "backup create: read {attempt} is not a snapshot ({change}); reading again"
+        ));
+        drop(writer);
+        attempt += 1;
+    };
     phase("relationships written");
     let metadata = Metadata {
         timestamp: now.format("%Y%m%d_%H%M%S").to_string(),
@@ -131,6 +143,7 @@ pub async fn create_backup(
             edition: db.server().edition.clone(),
         }),
         schema_count: Some(schema.len() as u64),
+        snapshot: Some(snapshot),
         checksum: None,
     };
     // Written under a temporary name, verified, then renamed: a file with the
@@ -175,43 +188,139 @@ pub async fn create_backup(
     })
 }
 
-/// Streams one query's rows into the writer, one at a time. (Encoding on a
-/// second thread while the driver decodes was measured: no faster on two
-/// cores, where the server needs the other one, and a third more memory.)
-async fn stream_to_writer(
+/// How many times a routine backup reads a database that keeps changing.
+const READ_ATTEMPTS: usize = 3;
+
+/// Streams every node, then every relationship, into the writer, in one
+/// transaction, and returns the bookmark its commit reports (the last
+/// transaction committed on the database by then).
+///
+/// One transaction matters: Neo4j keeps the id of a deleted entity from
+/// being reused while a transaction that could have seen it is open, so the
+/// endpoint ids of every relationship read here name the nodes read here. A
+/// relationship to a node created after the node stream passed has an
+/// endpoint that was not read, which the writer reports. Neo4j reads are
+/// read-committed, not a snapshot: the caller compares bookmarks to learn
+/// whether anything committed meanwhile.
+///
+/// Rows are handed over one at a time. (Encoding on a second thread while
+/// the driver decodes was measured: no faster on two cores, where the
+/// server needs the other one, and a third more memory.)
+async fn read_graph(
     db: &Db,
-    cypher: &str,
-    progress: Progress,
     writer: &mut BackupWriter,
-    write_row: fn(&mut BackupWriter, &Row) -> Result<(), BackupError>,
-) -> Result<(), BackupError> {
-    let mut stream = db.stream(query(cypher)).await?;
-    while let Some(row) = stream.next().await.map_err(|e| db_err(db, e))? {
-        write_row(writer, &row)?;
-        progress.inc(1);
+    idf: &str,
+    progress: bool,
+    (total_nodes, total_rels): (u64, u64),
+) -> Result<Option<String>, BackupError> {
+    let mut txn = db.start_txn().await?;
+    let result = async {
+        let mut bar = Progress::new(progress, "nodes", total_nodes);
+        let mut stream = txn
+            .execute(db.logged(query(&format!(
+                "MATCH (n) WHERE NOT n:IgnSetupLock RETURN {idf}(n) AS id, labels(n) AS labels, properties(n) AS props"
+            ))))
+            .await
+            .map_err(|e| db_err(db, e))?;
+        while let Some(row) = stream.next(txn.handle()).await.map_err(|e| db_err(db, e))? {
+            let id = id_text(row.get::<BoltType>("id").ok())?;
+            let labels: Vec<String> = row
+                .get("labels")
+                .map_err(|e| BackupError::Value(format!("labels of node {id}: {e}")))?;
+            let props = props_of(row.get::<BoltType>("props").ok(), &id)?;
+            let offsets = resolve_zones(db, &mut txn, idf, "MATCH (e) WHERE", &id, &props).await?;
+            writer.write_node_resolved(&id, &labels, &props, &offsets)?;
+            bar.inc(1);
+        }
+        bar.finish();
+        bar = Progress::new(progress, "relationships", total_rels);
+        let mut stream = txn
+            .execute(db.logged(query(&format!(
+                "MATCH (a)-[r]->(b) RETURN {idf}(r) AS id, type(r) AS type, {idf}(a) AS s, {idf}(b) AS e, properties(r) AS props"
+            ))))
+            .await
+            .map_err(|e| db_err(db, e))?;
+        while let Some(row) = stream.next(txn.handle()).await.map_err(|e| db_err(db, e))? {
+            let id = id_text(row.get::<BoltType>("id").ok())?;
+            let rel_type: String = row
+                .get("type")
+                .map_err(|e| BackupError::Value(format!("type of relationship {id}: {e}")))?;
+            let s = id_text(row.get::<BoltType>("s").ok())?;
+            let e = id_text(row.get::<BoltType>("e").ok())?;
+            let props = props_of(row.get::<BoltType>("props").ok(), &id)?;
+            let offsets =
+                resolve_zones(db, &mut txn, idf, "MATCH ()-[e]->() WHERE", &id, &props).await?;
+            writer.write_relationship_resolved(&id, &rel_type, &s, &e, &props, &offsets)?;
+            bar.inc(1);
+        }
+        bar.finish();
+        Ok::<(), BackupError>(())
     }
-    progress.finish();
-    Ok(())
+    .await;
+    match result {
+        Ok(()) => txn.commit().await.map_err(|e| db_err(db, e)),
+        Err(e) => {
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
 }
 
-fn write_node(writer: &mut BackupWriter, row: &Row) -> Result<(), BackupError> {
-    let id = id_text(row.get::<BoltType>("id").ok())?;
-    let labels: Vec<String> = row
-        .get("labels")
-        .map_err(|e| BackupError::Value(format!("labels of node {id}: {e}")))?;
-    let props = props_of(row.get::<BoltType>("props").ok(), &id)?;
-    writer.write_node(&id, &labels, &props)
-}
-
-fn write_relationship(writer: &mut BackupWriter, row: &Row) -> Result<(), BackupError> {
-    let id = id_text(row.get::<BoltType>("id").ok())?;
-    let rel_type: String = row
-        .get("type")
-        .map_err(|e| BackupError::Value(format!("type of relationship {id}: {e}")))?;
-    let s = id_text(row.get::<BoltType>("s").ok())?;
-    let e = id_text(row.get::<BoltType>("e").ok())?;
-    let props = props_of(row.get::<BoltType>("props").ok(), &id)?;
-    writer.write_relationship(&id, &rel_type, &s, &e, &props)
+/// For each property holding a zoned date-time in an hour that occurs twice
+/// (clocks going back), asks the server, in the same transaction, which
+/// offset it has: Bolt 4.4 sends only the local time and the zone.
+async fn resolve_zones(
+    db: &Db,
+    txn: &mut neo4rs::Txn,
+    idf: &str,
+    match_entity: &str,
+    id: &str,
+    props: &BoltMap,
+) -> Result<Vec<(String, Vec<Option<i32>>)>, BackupError> {
+    let mut out = Vec::new();
+    for (key, v) in &props.value {
+        if !crate::graph::value::ambiguous_zoned(v) {
+            continue;
+        }
+        let cypher = match v {
+            BoltType::List(_) => {
+                format!("{match_entity} {idf}(e) = $id RETURN [x IN e[$k] | x.offsetSeconds] AS o")
+            }
+            _ => format!("{match_entity} {idf}(e) = $id RETURN [e[$k].offsetSeconds] AS o"),
+        };
+        // `id()` (Neo4j 4) is an integer, `elementId()` a string.
+        let id_param = match id.parse::<i64>() {
+            Ok(n) if idf == "id" => BoltType::from(n),
+            _ => BoltType::from(id),
+        };
+        let mut stream = txn
+            .execute(
+                db.logged(
+                    query(&cypher)
+                        .param("id", id_param)
+                        .param("k", key.value.as_str()),
+                ),
+            )
+            .await
+            .map_err(|e| db_err(db, e))?;
+        let mut offsets = None;
+        while let Some(row) = stream.next(txn.handle()).await.map_err(|e| db_err(db, e))? {
+            let o: Vec<Option<i64>> = row.get("o").unwrap_or_default();
+            offsets = Some(
+                o.into_iter()
+                    .map(|x| x.and_then(|s| i32::try_from(s).ok()))
+                    .collect(),
+            );
+        }
+        let offsets = offsets.ok_or_else(|| {
+            BackupError::Inconsistent(format!(
+                "`{id}` vanished while its zoned date-time `{}` was read",
+                key.value
+            ))
+        })?;
+        out.push((key.value.clone(), offsets));
+    }
+    Ok(out)
 }
 
 fn db_err(db: &Db, e: neo4rs::Error) -> BackupError {
@@ -234,79 +343,4 @@ fn props_of(v: Option<BoltType>, id: &str) -> Result<BoltMap, BackupError> {
             "entity `{id}`: properties are {other:?}"
         ))),
     }
-}
-
-fn text(row: &neo4rs::Row, key: &str) -> String {
-    row.get::<String>(key).unwrap_or_default()
-}
-
-fn list(row: &neo4rs::Row, key: &str) -> Vec<String> {
-    row.get::<Vec<String>>(key).unwrap_or_default()
-}
-
-/// Every user index and constraint, with its create statement. Token-lookup
-/// indexes (built in) and indexes owned by a constraint (recreated with it)
-/// are left out; so is the tool's own lock.
-pub async fn read_schema(db: &Db) -> Result<Schema, GraphError> {
-    let mut schema = Schema::default();
-    let rows = db
-        .rows(query(
-            "SHOW CONSTRAINTS YIELD name, type, entityType, labelsOrTypes, properties, createStatement \
-             RETURN name, type, entityType, labelsOrTypes, properties, createStatement",
-        ))
-        .await?;
-    let mut constraint_names = Vec::new();
-    for r in &rows {
-        let item = SchemaItem {
-            name: text(r, "name"),
-            kind: text(r, "type"),
-            entity_type: text(r, "entityType"),
-            labels_or_types: list(r, "labelsOrTypes"),
-            properties: list(r, "properties"),
-            create_statement: text(r, "createStatement"),
-        };
-        if item
-            .labels_or_types
-            .iter()
-            .any(|l| EXCLUDED_LABELS.contains(&l.as_str()))
-        {
-            continue;
-        }
-        constraint_names.push(item.name.clone());
-        schema.constraints.push(item);
-    }
-    let rows = db
-        .rows(query(
-            "SHOW INDEXES YIELD name, type, entityType, labelsOrTypes, properties, owningConstraint, createStatement \
-             RETURN name, type, entityType, labelsOrTypes, properties, owningConstraint, createStatement",
-        ))
-        .await?;
-    for r in &rows {
-        let owned = r
-            .get::<String>("owningConstraint")
-            .ok()
-            .filter(|s| !s.is_empty());
-        let item = SchemaItem {
-            name: text(r, "name"),
-            kind: text(r, "type"),
-            entity_type: text(r, "entityType"),
-            labels_or_types: list(r, "labelsOrTypes"),
-            properties: list(r, "properties"),
-            create_statement: text(r, "createStatement"),
-        };
-        if owned.is_some() || item.kind == "LOOKUP" || item.labels_or_types.is_empty() {
-            continue;
-        }
-        if item
-            .labels_or_types
-            .iter()
-            .any(|l| EXCLUDED_LABELS.contains(&l.as_str()))
-        {
-            continue;
-        }
-        schema.indexes.push(item);
-    }
-    schema.indexes.sort_by(|a, b| a.name.cmp(&b.name));
-    schema.constraints.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(schema)
 }

@@ -2,7 +2,7 @@
 //! records the rest of the program works with. `docs/backup-format.md`
 //! describes it for people, `docs/backup-format.schema.json` for validators.
 //!
-//! Layout of a format-2 file (one JSON document; the first line holds only the
+//! Layout of a format-3 file (format 2 has the same layout, with less in `schema`) (one JSON document; the first line holds only the
 //! metadata, so `list` and `info` read one line, and the checksum covers every
 //! byte after that line):
 //!
@@ -24,7 +24,10 @@ use neo4rs::BoltMap;
 use serde::{Deserialize, Serialize};
 
 /// The format this tool writes.
-pub const FORMAT_VERSION: &str = "2.0.0";
+pub const FORMAT_VERSION: &str = "3.0.0";
+/// The first format whose schema records everything needed to recreate it
+/// (index configuration, property types, owned indexes, token lookup indexes).
+pub const FULL_SCHEMA_MAJOR: u64 = 3;
 /// The original Python tool's format, still readable.
 pub const LEGACY_FORMAT_VERSION: &str = "1.0.0";
 pub const SOURCE: &str = "IGN Scripts Learning System";
@@ -101,6 +104,12 @@ pub struct Metadata {
     pub server: Option<ServerMeta>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema_count: Option<u64>,
+    /// Format 3: `true` when no transaction committed on the database while
+    /// the backup was read (one point in time); `false` for a safety or
+    /// pre-upgrade backup read while something (at least the tool's own
+    /// lock lease) committed, which is consistent record by record only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<ChecksumMeta>,
 }
@@ -109,38 +118,16 @@ impl Metadata {
     pub fn is_legacy(&self) -> bool {
         self.version == LEGACY_FORMAT_VERSION
     }
-}
 
-/// One index or constraint, with enough to recreate it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SchemaItem {
-    pub name: String,
-    /// RANGE, TEXT, POINT, FULLTEXT, VECTOR, UNIQUENESS, NODE_KEY, ...
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// NODE or RELATIONSHIP.
-    pub entity_type: String,
-    pub labels_or_types: Vec<String>,
-    pub properties: Vec<String>,
-    /// The server's own `createStatement`; replayed on restore.
-    pub create_statement: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct Schema {
-    pub indexes: Vec<SchemaItem>,
-    pub constraints: Vec<SchemaItem>,
-}
-
-impl Schema {
-    pub fn len(&self) -> usize {
-        self.indexes.len() + self.constraints.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
+    /// Whether the file's schema is complete (format 3 on): index
+    /// configuration, property types and token lookup indexes recorded.
+    pub fn records_full_schema(&self) -> bool {
+        semver::Version::parse(&self.version).is_ok_and(|v| v.major >= FULL_SCHEMA_MAJOR)
     }
 }
+
+/// The schema part of a file: the graph layer's model, serialised as is.
+pub use crate::graph::schema::{Schema, SchemaItem};
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Statistics {
@@ -159,6 +146,11 @@ pub struct NodeRecord {
     pub id: String,
     pub labels: Vec<String>,
     pub properties: BoltMap,
+    /// Keys whose value `properties` holds as DateTime text (a string or a
+    /// list of strings) for the server to build with `datetime()`: zoned
+    /// date-times at the later offset of a repeated hour, which Bolt 4.4
+    /// cannot carry (see `graph::value::needs_server_zone`).
+    pub server_zoned: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -168,6 +160,8 @@ pub struct RelRecord {
     pub start: String,
     pub end: String,
     pub properties: BoltMap,
+    /// As [`NodeRecord::server_zoned`].
+    pub server_zoned: Vec<String>,
 }
 
 /// File name pattern of timestamped backups (the original plan's).

@@ -41,7 +41,7 @@ pub enum BackupError {
         column: usize,
         message: String,
     },
-    #[error("`{path}` has backup format version `{version}`, which this ign-setup cannot read (it reads 1.0.0 and 2.x); use a matching ign-setup release")]
+    #[error("`{path}` has backup format version `{version}`, which this ign-setup cannot read (it reads 1.0.0, 2.x and 3.x); use a matching ign-setup release")]
     UnknownFormat { path: PathBuf, version: String },
     #[error("`{path}` is not a valid backup: {message}")]
     Structure { path: PathBuf, message: String },
@@ -77,6 +77,8 @@ pub enum BackupError {
     BadName { path: PathBuf, message: String },
     #[error("{0}")]
     Inconsistent(String),
+    #[error("the database changed while it was being read, in each of {attempts} attempts (last: {last}), so no backup was written: a backup must be one point in time. Stop the clients that write to it (or wait for a quiet moment) and run the backup again; for a database that is written to all the time use Neo4j's own tools (`neo4j-admin database backup` on Enterprise Edition, or `neo4j-admin database dump` of a stopped database)")]
+    Changing { attempts: usize, last: String },
     #[error("the backup reason is too long ({0} characters; at most 1000)")]
     ReasonTooLong(usize),
     #[error(transparent)]
@@ -152,6 +154,7 @@ impl BackupError {
             BackupError::Io { .. }
                 | BackupError::Graph(_)
                 | BackupError::Inconsistent(_)
+                | BackupError::Changing { .. }
                 | BackupError::NoBackups(_)
         )
     }

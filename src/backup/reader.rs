@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::format::{
-    Metadata, NodeRecord, RelRecord, Schema, Statistics, FORMAT_VERSION, LEGACY_FORMAT_VERSION,
+    Metadata, NodeRecord, RelRecord, Schema, Statistics, FORMAT_VERSION, FULL_SCHEMA_MAJOR,
+    LEGACY_FORMAT_VERSION,
 };
 use super::{with_causes, BackupError};
 use crate::graph::value;
@@ -141,10 +142,11 @@ impl<'de> Visitor<'de> for MetaOnly<'_> {
     }
 }
 
+/// Formats read: the original tool's 1.0.0, 2.x and 3.x.
 fn check_version(path: &Path, m: &Metadata) -> Result<(), BackupError> {
     let supported = m.version == LEGACY_FORMAT_VERSION
         || semver::Version::parse(&m.version)
-            .map(|v| v.major == 2)
+            .map(|v| v.major == 2 || v.major == FULL_SCHEMA_MAJOR)
             .unwrap_or(false);
     if supported {
         Ok(())
@@ -294,7 +296,13 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
                     ctx.state.borrow_mut().metadata = Some(m);
                 }
                 "schema" => {
-                    let s: Schema = map.next_value()?;
+                    let mut s: Schema = map.next_value()?;
+                    s.lookups_recorded = ctx
+                        .state
+                        .borrow()
+                        .metadata
+                        .as_ref()
+                        .is_some_and(Metadata::records_full_schema);
                     ctx.sink.borrow_mut().schema(&s).map_err(|e| ctx.fail(e))?;
                     ctx.state.borrow_mut().schema = Some(s);
                 }
@@ -449,6 +457,24 @@ fn props(v: Option<Value>) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// Decoded properties, with the zoned date-times Bolt 4.4 cannot carry
+/// replaced by their text (see [`NodeRecord::server_zoned`]).
+fn decode_exact(
+    p: &Map<String, Value>,
+) -> Result<(neo4rs::BoltMap, Vec<String>), value::CodecError> {
+    let mut properties = value::decode_properties(p)?;
+    let mut server_zoned = Vec::new();
+    for (key, json) in p {
+        if value::needs_server_zone(json) {
+            if let Some(text) = value::zoned_text(json) {
+                properties.put(neo4rs::BoltString::from(key.as_str()), text);
+                server_zoned.push(key.clone());
+            }
+        }
+    }
+    Ok((properties, server_zoned))
+}
+
 fn node_record(mut obj: Map<String, Value>, legacy: bool) -> Result<NodeRecord, String> {
     if legacy {
         let id = id_of(obj.remove("_id"), "_id")?;
@@ -458,17 +484,19 @@ fn node_record(mut obj: Map<String, Value>, legacy: bool) -> Result<NodeRecord, 
             id,
             labels,
             properties,
+            server_zoned: Vec::new(),
         });
     }
     let id = id_of(obj.remove("id"), "id")?;
     let labels = string_list(obj.remove("labels"), "labels")?;
     let p = props(obj.remove("properties"))?;
-    let properties =
-        value::decode_properties(&p).map_err(|e| format!("node `{id}`: {}", with_causes(&e)))?;
+    let (properties, server_zoned) =
+        decode_exact(&p).map_err(|e| format!("node `{id}`: {}", with_causes(&e)))?;
     Ok(NodeRecord {
         id,
         labels,
         properties,
+        server_zoned,
     })
 }
 
@@ -485,12 +513,14 @@ fn rel_record(mut obj: Map<String, Value>, legacy: bool) -> Result<RelRecord, St
     };
     let start = id_of(obj.remove(s), s)?;
     let end = id_of(obj.remove(e), e)?;
-    let properties = if legacy {
-        value::decode_properties_legacy(&obj).map_err(|e| with_causes(&e))?
+    let (properties, server_zoned) = if legacy {
+        (
+            value::decode_properties_legacy(&obj).map_err(|e| with_causes(&e))?,
+            Vec::new(),
+        )
     } else {
         let p = props(obj.remove("properties"))?;
-        value::decode_properties(&p)
-            .map_err(|e| format!("relationship `{id}`: {}", with_causes(&e)))?
+        decode_exact(&p).map_err(|e| format!("relationship `{id}`: {}", with_causes(&e)))?
     };
     Ok(RelRecord {
         id,
@@ -498,6 +528,7 @@ fn rel_record(mut obj: Map<String, Value>, legacy: bool) -> Result<RelRecord, St
         start,
         end,
         properties,
+        server_zoned,
     })
 }
 

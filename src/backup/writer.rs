@@ -157,6 +157,18 @@ impl BackupWriter {
         labels: &[String],
         properties: &BoltMap,
     ) -> Result<(), BackupError> {
+        self.write_node_resolved(id, labels, properties, &[])
+    }
+
+    /// [`Self::write_node`] with the server's offsets for ambiguous zoned
+    /// date-times (see [`value::write_properties_resolved`]).
+    pub fn write_node_resolved(
+        &mut self,
+        id: &str,
+        labels: &[String],
+        properties: &BoltMap,
+        offsets: &[(String, Vec<Option<i32>>)],
+    ) -> Result<(), BackupError> {
         assert_eq!(self.section, Section::Nodes, "nodes come after the schema");
         if !self.node_ids.insert(id_hash(id)) {
             return Err(BackupError::Inconsistent(format!(
@@ -178,7 +190,7 @@ impl BackupWriter {
             value::write_json_str(l, &mut buf);
         }
         buf.extend_from_slice(b"],\"properties\":");
-        if let Err(e) = value::write_properties(properties, &mut buf) {
+        if let Err(e) = value::write_properties_resolved(properties, &mut buf, offsets) {
             self.scratch = buf;
             return Err(property_error(id, e));
         }
@@ -204,6 +216,20 @@ impl BackupWriter {
         end: &str,
         properties: &BoltMap,
     ) -> Result<(), BackupError> {
+        self.write_relationship_resolved(id, rel_type, start, end, properties, &[])
+    }
+
+    /// [`Self::write_relationship`] with the server's offsets for ambiguous
+    /// zoned date-times.
+    pub fn write_relationship_resolved(
+        &mut self,
+        id: &str,
+        rel_type: &str,
+        start: &str,
+        end: &str,
+        properties: &BoltMap,
+        offsets: &[(String, Vec<Option<i32>>)],
+    ) -> Result<(), BackupError> {
         if self.section == Section::Nodes {
             self.write_bytes(b"\n],\"relationships\":[")?;
             self.section = Section::Relationships;
@@ -225,7 +251,7 @@ impl BackupWriter {
         buf.extend_from_slice(b",\"id\":");
         value::write_json_str(id, &mut buf);
         buf.extend_from_slice(b",\"properties\":");
-        if let Err(e) = value::write_properties(properties, &mut buf) {
+        if let Err(e) = value::write_properties_resolved(properties, &mut buf, offsets) {
             self.scratch = buf;
             return Err(property_error(id, e));
         }
@@ -362,6 +388,7 @@ mod tests {
             database: None,
             server: None,
             schema_count: Some(0),
+            snapshot: None,
             checksum: None,
         }
     }

@@ -86,6 +86,15 @@ fn describe_install(plan: &InstallPlan) -> String {
         )),
         None => text.push_str("  load: nothing (no initial backup): every migration runs\n"),
     }
+    if let Some(i) = plan.initial.as_ref().filter(|i| !i.schema_gaps.is_empty()) {
+        text.push_str(&format!(
+            "  not recreatable on this server: {} of the backup's indexes and constraints\n",
+            i.schema_gaps.len()
+        ));
+        for g in &i.schema_gaps {
+            text.push_str(&format!("    - {g}\n"));
+        }
+    }
     if plan.upgrade.versions.is_empty() {
         // The loaded data is already at the newest version: no upgrade to show.
         text.push_str(&format!(
@@ -174,6 +183,8 @@ pub async fn install(ctx: &Context, args: InstallArgs) -> Result<Report> {
         }
         InstallDecision::Fresh(plan) => {
             ctx.out.note(describe_install(&plan));
+            // Refused before the prompt: nothing to confirm.
+            plan.check_schema(args.allow_schema_loss)?;
             ctx.confirm(&format!("Install version {}?", plan.upgrade.to))?;
             let outcome = lifecycle::execute_install(
                 Arc::new(db),
@@ -181,9 +192,15 @@ pub async fn install(ctx: &Context, args: InstallArgs) -> Result<Report> {
                 &catalog,
                 &plan,
                 !ctx.out.json,
+                args.allow_schema_loss,
             )
             .await?;
             let mut human = format!("Installed version {}", outcome.version);
+            let left_out = plan
+                .initial
+                .as_ref()
+                .map(|i| i.schema_gaps.clone())
+                .unwrap_or_default();
             if let Some(p) = &outcome.initial {
                 human.push_str(&format!(
                     ": loaded {} ({} migration files already in its data marked applied)",
@@ -196,6 +213,15 @@ pub async fn install(ctx: &Context, args: InstallArgs) -> Result<Report> {
                 outcome.applied.len(),
                 if outcome.applied.len() == 1 { "" } else { "s" }
             ));
+            if !left_out.is_empty() {
+                human.push_str(&format!(
+                    "\nNot recreated on this server (--allow-schema-loss): {}",
+                    left_out.len()
+                ));
+                for g in &left_out {
+                    human.push_str(&format!("\n  - {g}"));
+                }
+            }
             drop(bundle);
             Ok(Report::new(
                 human,

@@ -128,7 +128,11 @@ async fn dispatch(ctx: &Context, command: Command) -> Result<Report> {
             BackupCommand::Verify { file } => backup::verify(ctx, &file),
             BackupCommand::Status => backup::status(ctx).await,
             BackupCommand::Init { reason } => backup::init(ctx, reason).await,
-            BackupCommand::Restore { file, confirm } => restore::run(ctx, file, confirm).await,
+            BackupCommand::Restore {
+                file,
+                confirm,
+                allow_schema_loss,
+            } => restore::run(ctx, file, confirm, allow_schema_loss).await,
         },
         Command::Package(args) => package::run(ctx, args),
         Command::Recover => restore::recover(ctx).await,

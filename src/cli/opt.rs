@@ -115,6 +115,10 @@ pub struct InstallArgs {
     /// Migrations folder [env: IGN_SETUP_MIGRATIONS_DIR] [default: migrations]
     #[arg(long, value_name = "DIR", conflicts_with = "bundle")]
     pub migrations: Option<PathBuf>,
+    /// Load the initial backup even if this server cannot recreate some of
+    /// its indexes or constraints; the result lists what was left out
+    #[arg(long)]
+    pub allow_schema_loss: bool,
 }
 
 #[derive(Debug, Args)]
@@ -180,6 +184,11 @@ pub enum BackupCommand {
         /// Same as --yes (the original tool's flag)
         #[arg(long)]
         confirm: bool,
+        /// Restore even if this server cannot recreate some of the backup's
+        /// indexes or constraints (for example key constraints on Community
+        /// Edition); the result lists what was left out
+        #[arg(long)]
+        allow_schema_loss: bool,
     },
     /// Write the initial backup for distribution (`initial_backup.json`)
     Init {

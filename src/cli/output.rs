@@ -71,10 +71,13 @@ impl Output {
         }
         eprintln!("{} {msg}", console::style("error:").red().bold());
         if self.json {
-            let doc = json!({
+            let mut doc = json!({
                 "ok": false,
                 "error": { "kind": err.kind(), "message": msg, "exit_code": err.exit_code() }
             });
+            if let Some(details) = err.details() {
+                doc["error"]["details"] = details;
+            }
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }

@@ -16,7 +16,12 @@ fn store(ctx: &Context) -> BackupStore {
     BackupStore::new(&ctx.settings.backup_dir, ctx.settings.keep)
 }
 
-pub async fn run(ctx: &Context, file: Option<String>, confirm: bool) -> Result<Report> {
+pub async fn run(
+    ctx: &Context,
+    file: Option<String>,
+    confirm: bool,
+    allow_schema_loss: bool,
+) -> Result<Report> {
     let store = store(ctx);
     let source = match &file {
         Some(f) => store.resolve(f)?,
@@ -41,20 +46,57 @@ pub async fn run(ctx: &Context, file: Option<String>, confirm: bool) -> Result<R
     for w in &plan.backup.warnings {
         ctx.out.note(format!("  warning: {w}"));
     }
+    if !plan.schema_gaps.is_empty() && allow_schema_loss {
+        ctx.out.note(format!(
+            "  not recreated on this server (--allow-schema-loss): {}",
+            plan.schema_gaps.len()
+        ));
+        for g in &plan.schema_gaps {
+            ctx.out.note(format!("    - {g}"));
+        }
+    }
+    // Refused before the prompt: nothing to confirm.
+    plan.check_schema(allow_schema_loss)?;
     if !confirm {
         ctx.confirm("Replace the current database with this backup?")?;
     }
-    let outcome = crate::restore::restore(Arc::new(db), &store, &plan, !ctx.out.json).await?;
+    let outcome = crate::restore::restore(
+        Arc::new(db),
+        &store,
+        &plan,
+        !ctx.out.json,
+        allow_schema_loss,
+    )
+    .await?;
     let mut human = format!(
         "Restored {} nodes and {} relationships from {}; counts, label counts and type counts verified.",
         outcome.nodes,
         outcome.relationships,
         source.display()
     );
+    if outcome.schema.not_recreated.is_empty() {
+        human.push_str(&format!(
+            "\nSchema: {} indexes and constraints recreated, online and compared with the backup.",
+            outcome.schema.created.len()
+        ));
+    } else {
+        human.push_str(&format!(
+            "\nSchema: {} indexes and constraints recreated; {} not recreated on this server:",
+            outcome.schema.created.len(),
+            outcome.schema.not_recreated.len()
+        ));
+        for g in &outcome.schema.not_recreated {
+            human.push_str(&format!("\n  - {g}"));
+        }
+    }
     if let Some(s) = &outcome.safety_backup {
         human.push_str(&format!("\nThe previous data is kept in {s}."));
     }
-    for w in &outcome.warnings {
+    for w in outcome
+        .warnings
+        .iter()
+        .filter(|w| !w.starts_with("not recreated on this server"))
+    {
         human.push_str(&format!("\nwarning: {w}"));
     }
     Ok(Report::new(

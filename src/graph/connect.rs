@@ -16,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use neo4rs::{ConfigBuilder, DetachedRowStream, Graph, Query, Row};
+use neo4rs::{ConfigBuilder, DetachedRowStream, Graph, Query, Row, Txn};
 
 use super::error::{classify, GraphError};
 use crate::config::{ConnectSettings, Secret};
@@ -240,6 +240,19 @@ impl Db {
             }
             _ => q,
         }
+    }
+
+    /// A statement of the tool's own about to run in an explicit
+    /// transaction of [`Db::start_txn`]: recorded in the query log.
+    pub fn logged(&self, q: Query) -> Query {
+        self.prepare(q, Origin::Tool, false)
+    }
+
+    /// An explicit transaction, for work that must see one state of the
+    /// database or be undone whole. Send its statements through
+    /// [`Db::logged`].
+    pub async fn start_txn(&self) -> Result<Txn, GraphError> {
+        self.graph.start_txn().await.map_err(|e| self.classify(e))
     }
 
     /// Runs a query and collects its (small) result.

@@ -130,6 +130,22 @@ pub enum CodecError {
          but this value is {found}"
     )]
     LegacyUnsupported { found: &'static str },
+    #[error(
+        "the server holds a {original_type} value here, which it sends only to clients \
+         speaking a newer Bolt version than this one (4.4); it sent a placeholder instead \
+         ({reason}), so the value is not backed up rather than written wrong. Store it in a \
+         type Bolt 4.4 carries (for example a LIST<FLOAT>) or remove it, then back up again"
+    )]
+    UnsupportedByClient {
+        original_type: String,
+        reason: String,
+    },
+    #[error("offset {offset} is not an offset of {local} in {zone}")]
+    BadZoneOffset {
+        offset: String,
+        local: String,
+        zone: String,
+    },
     #[error("property {key:?}")]
     Property {
         key: String,
@@ -201,6 +217,24 @@ pub fn encode_properties(map: &BoltMap) -> Result<Map<String, Value>> {
 /// bulk of any graph) are written directly; tagged ones go through
 /// [`encode`].
 pub fn write_properties(map: &BoltMap, out: &mut Vec<u8>) -> Result<()> {
+    write_properties_resolved(map, out, &[])
+}
+
+/// The offsets (seconds east of UTC) the server reported for the zoned
+/// date-times of one property: one for a single value, one per element for
+/// a list (`None` for elements that need none).
+pub type ResolvedOffsets = Vec<(String, Vec<Option<i32>>)>;
+
+/// [`write_properties`], with the real offsets of zoned date-times whose
+/// local time is ambiguous in their zone (see [`ambiguous_zoned`]): Bolt 4.4
+/// carries a zoned value as local time and zone only, so in the hour
+/// repeated when clocks go back it cannot say which of the two instants it
+/// is; the caller asks the server and passes the answer here.
+pub fn write_properties_resolved(
+    map: &BoltMap,
+    out: &mut Vec<u8>,
+    resolved: &[(String, Vec<Option<i32>>)],
+) -> Result<()> {
     let mut entries: Vec<(&str, &BoltType)> = map
         .value
         .iter()
@@ -216,7 +250,11 @@ pub fn write_properties(map: &BoltMap, out: &mut Vec<u8>) -> Result<()> {
         }
         write_json_str(key, out);
         out.push(b':');
-        write_value(value, out).map_err(|e| in_property(key, e))?;
+        let offsets = resolved
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, o)| o.as_slice());
+        write_value(value, out, offsets).map_err(|e| in_property(key, e))?;
     }
     out.push(b'}');
     Ok(())
@@ -227,7 +265,8 @@ pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
     serde_json::to_writer(&mut *out, s).expect("writing to memory cannot fail");
 }
 
-fn write_value(v: &BoltType, out: &mut Vec<u8>) -> Result<()> {
+fn write_value(v: &BoltType, out: &mut Vec<u8>, offsets: Option<&[Option<i32>]>) -> Result<()> {
+    let offset = |i: usize| offsets.and_then(|o| o.get(i).copied().flatten());
     match v {
         BoltType::List(list) => {
             check_list(&list.value)?;
@@ -236,7 +275,7 @@ fn write_value(v: &BoltType, out: &mut Vec<u8>) -> Result<()> {
                 if index > 0 {
                     out.push(b',');
                 }
-                write_scalar(item, out).map_err(|e| in_list(index, e))?;
+                write_scalar(item, out, offset(index)).map_err(|e| in_list(index, e))?;
             }
             out.push(b']');
             Ok(())
@@ -245,13 +284,17 @@ fn write_value(v: &BoltType, out: &mut Vec<u8>) -> Result<()> {
             out.extend_from_slice(b"null");
             Ok(())
         }
-        other => write_scalar(other, out),
+        other => write_scalar(other, out, offset(0)),
     }
 }
 
-fn write_scalar(v: &BoltType, out: &mut Vec<u8>) -> Result<()> {
+fn write_scalar(v: &BoltType, out: &mut Vec<u8>, offset: Option<i32>) -> Result<()> {
     let to_memory = "writing to memory cannot fail";
     match v {
+        BoltType::DateTimeZoneId(t) if offset.is_some() => {
+            let encoded = encode_zoned(t, offset)?;
+            serde_json::to_writer(&mut *out, &encoded).expect(to_memory)
+        }
         BoltType::Boolean(b) => out.extend_from_slice(if b.value { b"true" } else { b"false" }),
         BoltType::Integer(i) => serde_json::to_writer(&mut *out, &i.value).expect(to_memory),
         // Both print the shortest text that reads back to the same bits.
@@ -405,16 +448,7 @@ fn encode_scalar(v: &BoltType) -> Result<Value> {
                 format!("{local}{}", format_offset(*dt.offset())),
             )
         }
-        BoltType::DateTimeZoneId(t) => {
-            // Bolt 4 carries a zoned date-time as local time plus zone id, and
-            // neo4rs's NaiveDateTime conversion returns that local time as is.
-            let local = NaiveDateTime::try_from(t).map_err(|_| out_of_range("DateTime", t))?;
-            let zone = t.tz_id();
-            let offset = zone_offsets(zone, &local).and_then(|offsets| offsets.first().copied());
-            let offset = offset.map(format_offset).unwrap_or_default();
-            let local = format_local_date_time(local, "DateTime")?;
-            tagged("DateTime", format!("{local}{offset}[{zone}]"))
-        }
+        BoltType::DateTimeZoneId(t) => encode_zoned(t, None)?,
         BoltType::Duration(_) => {
             let [months, days, seconds, nanoseconds] = duration_fields(v)?;
             let mut obj = Map::new();
@@ -432,12 +466,126 @@ fn encode_scalar(v: &BoltType) -> Result<Value> {
         BoltType::Point2D(p) => point(p.sr_id.value, &[("x", &p.x), ("y", &p.y)]),
         BoltType::Point3D(p) => point(p.sr_id.value, &[("x", &p.x), ("y", &p.y), ("z", &p.z)]),
         BoltType::List(_) => return Err(CodecError::NestedList),
+        BoltType::Map(m) if placeholder(m).is_some() => {
+            return Err(placeholder(m).expect("checked"))
+        }
         BoltType::Null(_)
         | BoltType::Map(_)
         | BoltType::Node(_)
         | BoltType::Relation(_)
         | BoltType::UnboundedRelation(_)
         | BoltType::Path(_) => return Err(CodecError::NotAProperty { kind: kind_name(v) }),
+    })
+}
+
+/// A zoned date-time: local time, offset, zone. Bolt 4 carries it as local
+/// time plus zone id (neo4rs's NaiveDateTime conversion returns that local
+/// time as is); the offset is the zone's for that local time, the earlier
+/// one in a repeated hour (as the server resolves it) unless the server said
+/// otherwise (`offset`, seconds east of UTC, checked against the zone).
+fn encode_zoned(t: &BoltDateTimeZoneId, offset: Option<i32>) -> Result<Value> {
+    let local = NaiveDateTime::try_from(t).map_err(|_| out_of_range("DateTime", t))?;
+    let zone = t.tz_id();
+    let valid = zone_offsets(zone, &local);
+    let chosen = match offset {
+        Some(seconds) => {
+            let o = FixedOffset::east_opt(seconds).ok_or_else(|| out_of_range("DateTime", t))?;
+            if valid.as_ref().is_some_and(|v| !v.contains(&o)) {
+                return Err(CodecError::BadZoneOffset {
+                    offset: format_offset(o),
+                    local: local.to_string(),
+                    zone: zone.to_owned(),
+                });
+            }
+            Some(o)
+        }
+        None => valid.and_then(|offsets| offsets.first().copied()),
+    };
+    let offset = chosen.map(format_offset).unwrap_or_default();
+    let local = format_local_date_time(local, "DateTime")?;
+    Ok(tagged("DateTime", format!("{local}{offset}[{zone}]")))
+}
+
+/// Whether a property value holds a zoned date-time whose local time occurs
+/// twice in its zone (the hour repeated when clocks go back), so that Bolt
+/// 4.4 cannot say which instant it is.
+pub fn ambiguous_zoned(v: &BoltType) -> bool {
+    let one = |v: &BoltType| match v {
+        BoltType::DateTimeZoneId(t) => NaiveDateTime::try_from(t)
+            .ok()
+            .and_then(|local| zone_offsets(t.tz_id(), &local))
+            .is_some_and(|o| o.len() > 1),
+        _ => false,
+    };
+    match v {
+        BoltType::List(l) => l.value.iter().any(one),
+        other => one(other),
+    }
+}
+
+/// Whether a property's JSON holds a zoned date-time at the later of the two
+/// offsets of a repeated hour: written back as local time and zone over Bolt
+/// 4.4, the server would take the earlier one, an hour off. Such a value is
+/// sent as its text ([`zoned_text`]) and built by the server with
+/// `datetime()`, which keeps the offset.
+pub fn needs_server_zone(json: &Value) -> bool {
+    let one = |v: &Value| -> bool {
+        let Some(obj) = v.as_object() else {
+            return false;
+        };
+        if obj.get(TYPE_KEY).and_then(Value::as_str) != Some("DateTime") {
+            return false;
+        }
+        let Some(text) = obj.get("value").and_then(Value::as_str) else {
+            return false;
+        };
+        let mut scanner = Scanner(text);
+        let parsed = (|| {
+            let local = scanner.date_time()?;
+            let offset = scanner.optional_offset()??;
+            let zone = scanner.optional_zone()??;
+            Some((local, offset, zone))
+        })();
+        match parsed {
+            Some((local, offset, zone)) => zone_offsets(zone, &local)
+                .is_some_and(|valid| valid.len() > 1 && valid.first() != Some(&offset)),
+            None => false,
+        }
+    };
+    match json {
+        Value::Array(items) => items.iter().any(one),
+        other => one(other),
+    }
+}
+
+/// The `"value"` texts of a (list of) DateTime JSON values, for `datetime()`.
+pub fn zoned_text(json: &Value) -> Option<BoltType> {
+    let one = |v: &Value| {
+        v.get("value")
+            .and_then(Value::as_str)
+            .map(|s| BoltType::String(BoltString::from(s)))
+    };
+    match json {
+        Value::Array(items) => items
+            .iter()
+            .map(one)
+            .collect::<Option<Vec<_>>>()
+            .map(|v| BoltType::List(BoltList::from(v))),
+        other => one(other),
+    }
+}
+
+/// A value the server replaced by a placeholder map, because this client's
+/// Bolt version cannot carry it (a 2025.10+ VECTOR over Bolt 4.4):
+/// `{originalType: "VECTOR(3, FLOAT32)", reason: "UNKNOWN_TYPE"}`.
+fn placeholder(m: &BoltMap) -> Option<CodecError> {
+    let text = |k: &str| match m.value.get(k) {
+        Some(BoltType::String(s)) => Some(s.value.clone()),
+        _ => None,
+    };
+    Some(CodecError::UnsupportedByClient {
+        original_type: text("originalType")?,
+        reason: text("reason").unwrap_or_default(),
     })
 }
 

@@ -192,6 +192,9 @@ impl LifecycleError {
             LifecycleError::History(_) => "drift",
             LifecycleError::RolledBack { .. } => "rolled_back",
             LifecycleError::Restore(RestoreError::RollbackFailed { .. }) => "recovery_needed",
+            LifecycleError::Restore(RestoreError::SchemaNotRecreatable { .. }) => {
+                "schema_not_recreatable"
+            }
             LifecycleError::Restore(_) => "restore",
             LifecycleError::Safety(SafetyError::Locked { .. }) => "locked",
             LifecycleError::Safety(_) => "safety",

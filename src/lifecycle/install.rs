@@ -40,8 +40,10 @@ use crate::backup::{verify_backup, BackupStore, VerifyReport};
 use crate::bundle::{
     extract_bundle, verify_bundle, BundleReport, ExtractedBundle, ScratchDir, VerifyLimits,
 };
+use crate::graph::schema::ddl::{check_recreatable, SchemaGap};
 use crate::graph::Db;
 use crate::migrations::Catalog;
+use crate::restore::RestoreError;
 use crate::safety::journal::OperationKind;
 use crate::safety::lock;
 use crate::state::{self, MigrationRecord, VersionRecord};
@@ -55,6 +57,11 @@ pub struct InitialData {
     pub data_version: Version,
     /// Where `data_version` came from: "backup metadata", "bundle manifest" or "--baseline".
     pub version_from: &'static str,
+    /// The backup's indexes and constraints this server cannot recreate.
+    pub schema_gaps: Vec<SchemaGap>,
+    /// The server, for messages.
+    #[serde(skip)]
+    pub(crate) server: String,
     #[serde(skip)]
     pub(crate) report: VerifyReport,
 }
@@ -265,8 +272,11 @@ pub async fn prepare_install(
     if to.cmp_precedence(&data_version).is_gt() {
         check_in_catalog(catalog, &to)?;
     }
+    let schema_gaps = check_recreatable(db, &report.schema).await?;
     Ok(InstallDecision::Fresh(Box::new(InstallPlan {
         initial: Some(InitialData {
+            schema_gaps,
+            server: format!("Neo4j {} {}", db.server().version, db.server().edition),
             path,
             nodes: report.node_count,
             relationships: report.relationship_count,
@@ -293,15 +303,34 @@ pub struct InstallOutcome {
     pub applied: Vec<AppliedFile>,
 }
 
+impl InstallPlan {
+    /// Refuses initial data whose schema this server cannot recreate, unless
+    /// the user accepted the loss (`--allow-schema-loss`).
+    pub fn check_schema(&self, allow_schema_loss: bool) -> Result<(), LifecycleError> {
+        match &self.initial {
+            Some(i) if !i.schema_gaps.is_empty() && !allow_schema_loss => Err(
+                LifecycleError::Restore(RestoreError::SchemaNotRecreatable {
+                    gaps: i.schema_gaps.clone(),
+                    server: i.server.clone(),
+                }),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// Runs an [`InstallPlan`] as one journalled operation; any failure empties
-/// the database again.
+/// the database again. Initial data with schema this server cannot recreate
+/// is refused before anything changes unless `allow_schema_loss`.
 pub async fn execute_install(
     db: Arc<Db>,
     store: &BackupStore,
     catalog: &Catalog,
     plan: &InstallPlan,
     progress: bool,
+    allow_schema_loss: bool,
 ) -> Result<InstallOutcome, LifecycleError> {
+    plan.check_schema(allow_schema_loss)?;
     let (baselined, applied) = run_journalled(
         db,
         store,
@@ -320,6 +349,7 @@ pub async fn execute_install(
                     &initial.report,
                     progress,
                     crate::restore::LoadPurpose::Restore,
+                    &initial.schema_gaps,
                 )
                 .await
                 .map_err(StepError::Load)?;

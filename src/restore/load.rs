@@ -43,20 +43,32 @@ const MAX_BUFFERED: usize = 2 * BATCH;
 /// are written into the query (`CREATE (n:L {k: row.p.k})`): creating an
 /// entity with its properties is one write, where `CREATE … SET n = row.p` is
 /// a create and then an update, and costs some servers nearly twice the time.
+/// Keys in `zoned` (rare: zoned date-times at the later offset of a
+/// repeated hour) carry DateTime text that the server builds with
+/// `datetime()`; `true` for a list of them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Shape {
     names: Vec<String>,
     keys: Vec<String>,
+    zoned: Vec<(String, bool)>,
 }
 
 impl Shape {
-    fn of(names: Vec<String>, properties: &BoltMap) -> Shape {
+    fn of(names: Vec<String>, properties: &BoltMap, server_zoned: &[String]) -> Shape {
         let mut names = names;
         names.sort();
         names.dedup();
         let mut keys: Vec<String> = properties.value.keys().map(|k| k.value.clone()).collect();
         keys.sort();
-        Shape { names, keys }
+        let mut zoned: Vec<(String, bool)> = server_zoned
+            .iter()
+            .map(|k| {
+                let list = matches!(properties.value.get(k.as_str()), Some(BoltType::List(_)));
+                (k.clone(), list)
+            })
+            .collect();
+        zoned.sort();
+        Shape { names, keys, zoned }
     }
 
     /// ` {`k`: row.p.`k`, …}`, or nothing for entities without properties.
@@ -70,7 +82,13 @@ impl Shape {
             if i > 0 {
                 expr.push_str(", ");
             }
-            expr.push_str(&format!("{key}: row.p.{key}"));
+            match self.zoned.iter().find(|(k, _)| k == &self.keys[i]) {
+                None => expr.push_str(&format!("{key}: row.p.{key}")),
+                Some((_, false)) => expr.push_str(&format!("{key}: datetime(row.p.{key})")),
+                Some((_, true)) => {
+                    expr.push_str(&format!("{key}: [x IN row.p.{key} | datetime(x)]"))
+                }
+            }
         }
         expr.push('}');
         Ok(expr)
@@ -135,7 +153,7 @@ fn add<R>(
 
 impl RecordSink for ChannelSink {
     fn node(&mut self, n: NodeRecord) -> Result<(), BackupError> {
-        let key = Shape::of(n.labels.clone(), &n.properties);
+        let key = Shape::of(n.labels.clone(), &n.properties, &n.server_zoned);
         self.buffered += 1;
         if let Some((shape, b)) = add(&mut self.nodes, key, n) {
             self.buffered -= b.len();
@@ -151,7 +169,7 @@ impl RecordSink for ChannelSink {
         if !self.nodes.is_empty() {
             self.flush_nodes()?;
         }
-        let key = Shape::of(vec![r.rel_type.clone()], &r.properties);
+        let key = Shape::of(vec![r.rel_type.clone()], &r.properties, &r.server_zoned);
         self.buffered += 1;
         if let Some((shape, b)) = add(&mut self.rels, key, r) {
             self.buffered -= b.len();

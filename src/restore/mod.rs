@@ -1,10 +1,14 @@
 //! Restore: replace the database with a verified backup, never losing data.
 //!
-//! Order of work: verify the file completely; take the lock; open a journal;
+//! Order of work: verify the file completely; check that this server can
+//! recreate every index and constraint of the backup (refused before anything
+//! changes unless the user accepts the loss); take the lock; open a journal;
 //! take a verified safety backup of the current data (unless the database is
-//! empty); clear; load in batches; recreate the schema; verify counts, label
-//! counts and type counts against the backup. On any failure the safety backup
-//! is loaded back the same way and verified. If the process dies, the journal
+//! empty); drop the current schema (before any data is deleted); clear; put
+//! the backup's token lookup indexes in place; load in batches; recreate the
+//! schema and wait for its indexes; verify counts, label counts, type counts
+//! and the schema against the backup. On any failure the safety backup is
+//! loaded back the same way and verified. If the process dies, the journal
 //! tells the next run what to roll back (see [`recover`]).
 
 mod idmap;
@@ -21,6 +25,7 @@ use crate::backup::status::{current_counts, Counts};
 use crate::backup::{
     create_backup, verify_backup, BackupError, BackupStore, BackupType, CreateRequest, VerifyReport,
 };
+use crate::graph::schema::ddl::{check_recreatable, SchemaGap};
 use crate::graph::{Db, GraphError, NameError};
 use crate::safety::journal::{Journal, JournalEntry, OperationKind, Phase};
 use crate::safety::{lock, SafetyError};
@@ -40,6 +45,13 @@ pub enum RestoreError {
     Name(#[from] NameError),
     #[error("verification after loading failed: {0}")]
     Mismatch(String),
+    #[error("recreating the schema failed: {0}")]
+    Schema(String),
+    #[error("{}", schema_refusal(.gaps, .server))]
+    SchemaNotRecreatable {
+        gaps: Vec<SchemaGap>,
+        server: String,
+    },
     #[error("interrupted by Ctrl-C")]
     Interrupted,
     #[error(transparent)]
@@ -51,11 +63,13 @@ pub enum RestoreError {
     /// report it together with the rollback.
     #[error(transparent)]
     Operation(Box<dyn std::error::Error + Send + Sync>),
-    #[error("{what} failed: {cause}\nThe database was rolled back to its state before the {what} (from {restored}) and verified.")]
+    #[error("{what} failed: {cause}\nThe database was rolled back to its state before the {what} (from {restored}) and verified.{}", rollback_schema_note(.schema_not_recreated))]
     RolledBack {
         what: &'static str,
         cause: Box<RestoreError>,
         restored: String,
+        /// What the rollback could not put back (empty when it put back everything).
+        schema_not_recreated: Vec<SchemaGap>,
     },
     #[error("{what} failed: {cause}\nThe rollback did not complete either: {rollback}\nNothing is lost: the journal {journal} names the safety backup. Run `ign-setup recover` (once the server is reachable again, if it is not).")]
     RollbackFailed {
@@ -66,7 +80,53 @@ pub enum RestoreError {
     },
 }
 
+fn schema_refusal(gaps: &[SchemaGap], server: &str) -> String {
+    let mut text = format!(
+        "this server ({server}) cannot recreate {} of the backup's indexes and constraints:",
+        gaps.len()
+    );
+    for g in gaps {
+        text.push_str(&format!("\n  - {g}"));
+    }
+    text.push_str("\nNothing was changed. Restore into a server that supports them, or pass --allow-schema-loss to restore the data without them (the result lists what was left out).");
+    text
+}
+
+fn rollback_schema_note(gaps: &[SchemaGap]) -> String {
+    if gaps.is_empty() {
+        return String::new();
+    }
+    let mut text = format!(
+        "\nThe rollback could not recreate {} index{} or constraint{} of the earlier database:",
+        gaps.len(),
+        if gaps.len() == 1 { "" } else { "es" },
+        if gaps.len() == 1 { "" } else { "s" }
+    );
+    for g in gaps {
+        text.push_str(&format!("\n  - {g}"));
+    }
+    text
+}
+
+/// A server as messages name it: `Neo4j 5.26.30 community`.
+fn server_words(db: &Db) -> String {
+    let s = db.server();
+    format!("Neo4j {} {}", s.version, s.edition)
+}
+
 impl RestoreError {
+    /// What the rollback could not put back, for `--json`.
+    pub fn schema_not_recreated(&self) -> Option<&[SchemaGap]> {
+        match self {
+            RestoreError::RolledBack {
+                schema_not_recreated,
+                ..
+            } => Some(schema_not_recreated),
+            RestoreError::SchemaNotRecreatable { gaps, .. } => Some(gaps),
+            _ => None,
+        }
+    }
+
     pub fn is_connection(&self) -> bool {
         match self {
             RestoreError::Graph(g) => g.is_connection(),
@@ -84,6 +144,24 @@ pub struct RestorePlan {
     pub backup: VerifyReport,
     pub current: Counts,
     pub safety_backup_needed: bool,
+    /// The backup's indexes and constraints this server cannot recreate.
+    pub schema_gaps: Vec<SchemaGap>,
+    /// The server, for messages.
+    pub server: String,
+}
+
+impl RestorePlan {
+    /// Refuses a plan that would lose schema, unless the user accepted that.
+    pub fn check_schema(&self, allow_schema_loss: bool) -> Result<(), RestoreError> {
+        if self.schema_gaps.is_empty() || allow_schema_loss {
+            Ok(())
+        } else {
+            Err(RestoreError::SchemaNotRecreatable {
+                gaps: self.schema_gaps.clone(),
+                server: self.server.clone(),
+            })
+        }
+    }
 }
 
 pub async fn plan(db: &Db, source: &Path) -> Result<RestorePlan, RestoreError> {
@@ -94,13 +172,23 @@ pub async fn plan(db: &Db, source: &Path) -> Result<RestorePlan, RestoreError> {
             .map_err(|e| RestoreError::Internal(e.to_string()))??
     };
     let current = current_counts(db).await?;
-    let safety_backup_needed =
-        current.node_count > 0 || !crate::backup::create::read_schema(db).await?.is_empty();
+    let live = crate::graph::schema::read_schema(db).await?;
+    // An empty database still has lookup indexes of its own; when the backup
+    // brings others, a rollback needs a safety backup to put them back.
+    let lookups_differ = backup.schema.lookups_recorded
+        && live
+            .lookups()
+            .map(|l| (&l.name, &l.entity_type))
+            .ne(backup.schema.lookups().map(|l| (&l.name, &l.entity_type)));
+    let safety_backup_needed = current.node_count > 0 || !live.is_empty() || lookups_differ;
+    let schema_gaps = check_recreatable(db, &backup.schema).await?;
     Ok(RestorePlan {
         source: source.to_owned(),
         backup,
         current,
         safety_backup_needed,
+        schema_gaps,
+        server: server_words(db),
     })
 }
 
@@ -114,6 +202,23 @@ pub struct RestoreOutcome {
     pub warnings: Vec<String>,
 }
 
+/// The schema of a replaced database, and what of it could not be put back.
+fn schema_warnings(schema: &SchemaOutcome) -> Vec<String> {
+    let mut w: Vec<String> = schema
+        .not_recreated
+        .iter()
+        .map(|g| format!("not recreated on this server: {g}"))
+        .collect();
+    w.extend(
+        schema
+            .not_dropped
+            .iter()
+            .map(|g| format!("the server did not drop the earlier {g}")),
+    );
+    w.extend(schema.warnings.iter().cloned());
+    w
+}
+
 /// Why data is being loaded. A restore stops at Ctrl-C and rolls back; a
 /// rollback or recovery must not stop half way (a second Ctrl-C still exits
 /// at once, leaving the journal for `ign-setup recover`).
@@ -125,16 +230,24 @@ pub enum LoadPurpose {
 
 /// Replaces the database's content with `path` (verified as `expected`) and
 /// checks the result. Used for restores, rollbacks and recovery alike.
+/// `skip`: items the plan found this server cannot recreate (accepted by
+/// the user); a rollback passes none and records what fails instead.
 pub async fn replace_database(
     db: &Db,
     path: &Path,
     expected: &VerifyReport,
     progress: bool,
     purpose: LoadPurpose,
+    skip: &[SchemaGap],
 ) -> Result<SchemaOutcome, RestoreError> {
+    let mut outcome = SchemaOutcome {
+        // Before any data goes: a refused DROP never leaves an empty database.
+        not_dropped: schema::drop_schema(db, &expected.schema).await?,
+        ..SchemaOutcome::default()
+    };
     load::clear_data(db).await?;
-    schema::drop_schema(db).await?;
     crate::faults::hit("restore.after-clear")?;
+    schema::create_lookups(db, &expected.schema, &mut outcome).await?;
     load::load_data(
         db,
         path,
@@ -144,9 +257,19 @@ pub async fn replace_database(
         purpose,
     )
     .await?;
-    let outcome = schema::apply_schema(db, &expected.schema).await;
+    schema::apply_schema(db, &expected.schema, skip, purpose, &mut outcome).await?;
     crate::faults::hit("restore.before-verify")?;
     verify_counts(db, expected).await?;
+    let problems = schema::compare(db, &expected.schema, &mut outcome).await?;
+    if !problems.is_empty() {
+        if purpose == LoadPurpose::Restore {
+            return Err(RestoreError::Mismatch(format!(
+                "the schema differs from the backup's: {}",
+                problems.join("; ")
+            )));
+        }
+        outcome.warnings.extend(problems);
+    }
     Ok(outcome)
 }
 
@@ -204,13 +327,17 @@ pub async fn take_safety_backup(
     Ok(created.file)
 }
 
-/// Runs a full restore of `plan.source`.
+/// Runs a full restore of `plan.source`. A plan with schema this server
+/// cannot recreate is refused before anything changes unless
+/// `allow_schema_loss`.
 pub async fn restore(
     db: Arc<Db>,
     store: &BackupStore,
     plan: &RestorePlan,
     progress: bool,
+    allow_schema_loss: bool,
 ) -> Result<RestoreOutcome, RestoreError> {
+    plan.check_schema(allow_schema_loss)?;
     let guard = lock::acquire(Arc::clone(&db), store.dir(), "restore").await?;
     let result = restore_locked(&db, store, plan, progress, &guard).await;
     let _ = guard.release().await;
@@ -264,17 +391,14 @@ async fn restore_locked(
         &plan.backup,
         progress,
         LoadPurpose::Restore,
+        &plan.schema_gaps,
     )
     .await
     {
         Ok(schema) => {
             journal.set_phase(Phase::Done)?;
             journal.finish()?;
-            let warnings = schema
-                .not_created
-                .iter()
-                .map(|s| format!("not recreated on this server: {s}"))
-                .collect();
+            let warnings = schema_warnings(&schema);
             Ok(RestoreOutcome {
                 source: plan.source.clone(),
                 safety_backup: safety,
@@ -308,12 +432,13 @@ pub async fn roll_back(
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
         match restore_from_entry(db, store, &entry, progress).await {
-            Ok(restored) => {
+            Ok((restored, schema)) => {
                 let _ = journal.finish();
                 return RestoreError::RolledBack {
                     what,
                     cause: Box::new(cause),
                     restored,
+                    schema_not_recreated: schema.not_recreated,
                 };
             }
             Err(e) if e.is_connection() => last_err = Some(e),
@@ -331,13 +456,14 @@ pub async fn roll_back(
     }
 }
 
-/// Brings the database back to the state recorded by a journal entry.
+/// Brings the database back to the state recorded by a journal entry. What
+/// of the earlier schema could not be put back is in the outcome.
 async fn restore_from_entry(
     db: &Db,
     store: &BackupStore,
     entry: &JournalEntry,
     progress: bool,
-) -> Result<String, RestoreError> {
+) -> Result<(String, SchemaOutcome), RestoreError> {
     match &entry.safety_backup {
         Some(file) => {
             let path = store.dir().join(file);
@@ -347,14 +473,24 @@ async fn restore_from_entry(
                     .await
                     .map_err(|e| RestoreError::Internal(e.to_string()))??
             };
-            replace_database(db, &path, &report, progress, LoadPurpose::Rollback).await?;
-            Ok(file.clone())
+            let schema =
+                replace_database(db, &path, &report, progress, LoadPurpose::Rollback, &[]).await?;
+            Ok((file.clone(), schema))
         }
         None => {
-            // The database was empty before: empty it again.
+            // The database was empty before: empty it again (schema first,
+            // keeping its token lookup indexes).
+            let not_dropped =
+                schema::drop_schema(db, &crate::graph::schema::Schema::default()).await?;
             load::clear_data(db).await?;
-            schema::drop_schema(db).await?;
-            Ok("an empty database".into())
+            schema::ensure_default_lookups(db).await?;
+            Ok((
+                "an empty database".into(),
+                SchemaOutcome {
+                    not_dropped,
+                    ..SchemaOutcome::default()
+                },
+            ))
         }
     }
 }
@@ -364,6 +500,8 @@ pub struct RecoveryReport {
     pub recovered: bool,
     pub operation: Option<String>,
     pub message: String,
+    /// What the rollback could not put back of the earlier schema.
+    pub schema_not_recreated: Vec<SchemaGap>,
 }
 
 /// Finishes what an interrupted restore or upgrade left: if it had started
@@ -378,6 +516,7 @@ pub async fn recover(
             recovered: false,
             operation: None,
             message: "Nothing to recover: no unfinished operation.".into(),
+            schema_not_recreated: Vec::new(),
         });
     };
     if Journal::is_owner_alive(&entry) && entry.pid != std::process::id() {
@@ -389,21 +528,85 @@ pub async fn recover(
     let result = async {
         let journal = Journal::resume(store.dir())?.ok_or_else(|| RestoreError::Internal("the journal vanished".into()))?;
         let op = format!("{:?}", entry.operation).to_lowercase();
-        let message = match entry.phase {
+        let (message, schema_not_recreated) = match entry.phase {
             Phase::Started | Phase::SafetyBackupTaken | Phase::Done => {
                 journal.finish()?;
-                format!("The interrupted {op} from {} had not changed the database; its journal was closed.", entry.started_at)
+                (format!("The interrupted {op} from {} had not changed the database; its journal was closed.", entry.started_at), Vec::new())
             }
             Phase::Destructive | Phase::RollingBack => {
                 let _section = crate::interrupt::DestructiveSection::enter();
-                let restored = restore_from_entry(&db, store, &entry, progress).await?;
+                let (restored, schema) = restore_from_entry(&db, store, &entry, progress).await?;
                 journal.finish()?;
-                format!("The interrupted {op} from {} was rolled back: the database was restored from {restored} and verified.", entry.started_at)
+                (format!("The interrupted {op} from {} was rolled back: the database was restored from {restored} and verified.{}", entry.started_at, rollback_schema_note(&schema.not_recreated)), schema.not_recreated)
             }
         };
-        Ok(RecoveryReport { recovered: true, operation: Some(op), message })
+        Ok(RecoveryReport { recovered: true, operation: Some(op), message, schema_not_recreated })
     }
     .await;
     let _ = guard.release().await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gap() -> SchemaGap {
+        SchemaGap {
+            name: "fn_key".into(),
+            kind: "constraint",
+            item: "constraint `fn_key` (NODE_KEY on :Function(name))".into(),
+            reason: "key constraints need Neo4j Enterprise Edition".into(),
+        }
+    }
+
+    #[test]
+    fn a_rollback_that_could_not_recreate_something_says_so() {
+        let e = RestoreError::RolledBack {
+            what: "upgrade",
+            cause: Box::new(RestoreError::Internal("boom".into())),
+            restored: "ign_scripts_db_backup_x.json".into(),
+            schema_not_recreated: vec![gap()],
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("The rollback could not recreate 1 index or constraint"),
+            "{text}"
+        );
+        assert!(
+            text.contains("`fn_key`") && text.contains("Enterprise"),
+            "{text}"
+        );
+        assert_eq!(e.schema_not_recreated().unwrap().len(), 1);
+        let whole = crate::error::Error::Restore(e);
+        assert_eq!(
+            whole.details().unwrap()["schema_not_recreated"][0]["name"],
+            "fn_key"
+        );
+        let clean = RestoreError::RolledBack {
+            what: "upgrade",
+            cause: Box::new(RestoreError::Internal("boom".into())),
+            restored: "f".into(),
+            schema_not_recreated: vec![],
+        };
+        assert!(!clean.to_string().contains("could not recreate"));
+    }
+
+    #[test]
+    fn a_refusal_lists_every_item_and_the_way_out() {
+        let e = RestoreError::SchemaNotRecreatable {
+            gaps: vec![gap()],
+            server: "Neo4j 5.26.30 community".into(),
+        };
+        let text = e.to_string();
+        assert!(
+            text.starts_with("this server (Neo4j 5.26.30 community) cannot recreate 1"),
+            "{text}"
+        );
+        assert!(text.contains("Nothing was changed") && text.contains("--allow-schema-loss"));
+        assert_eq!(
+            crate::error::restore_exit_code(&e),
+            crate::error::exit::INVALID_INPUT
+        );
+    }
 }

@@ -1,197 +1,271 @@
-//! Recreating indexes and constraints from a backup. The backup's
-//! `create_statement` text is never replayed: a file could carry any Cypher
-//! there. Statements are rebuilt from the structured fields with every name
-//! escaped; definitions we cannot rebuild are reported, never dropped silently.
+//! The schema side of replacing a database: drop what the database has
+//! (before its data is deleted, tolerating what the server will not drop),
+//! put the backup's token lookup indexes in place before loading, recreate
+//! the other indexes and constraints after it, wait for their population,
+//! and compare the result with the backup.
+//!
+//! Statements are rebuilt by [`crate::graph::schema::ddl`] from the backup's
+//! structured fields; the file's `create_statement` text is never replayed.
+//! Whether a server can take every item is decided before anything changes
+//! ([`crate::graph::schema::ddl::check_recreatable`], called by the plans).
 
-use neo4rs::query;
 use serde::Serialize;
 
-use crate::backup::format::{Schema, SchemaItem};
-use crate::graph::{escape_name, Db, NameError};
+use super::{LoadPurpose, RestoreError};
+use crate::graph::schema::ddl::{self, SchemaGap};
+use crate::graph::schema::{is_lookup, read_schema, ConstraintKind, Schema, SchemaItem};
+use crate::graph::{Db, GraphError};
 
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct SchemaOutcome {
+    /// Names of the indexes and constraints created.
     pub created: Vec<String>,
-    /// `name: reason` for each definition this server did not take.
-    pub not_created: Vec<String>,
+    /// What the backup has and the database now lacks, and why.
+    pub not_recreated: Vec<SchemaGap>,
+    /// Items of the replaced database the server would not drop.
+    pub not_dropped: Vec<SchemaGap>,
+    /// Differences a person may want to know of (an option the server
+    /// reports differently, a format that did not record options).
+    pub warnings: Vec<String>,
 }
 
-fn pattern(item: &SchemaItem, var: &str) -> Result<String, String> {
-    let names = item
-        .labels_or_types
-        .iter()
-        .map(|l| escape_name(l).map(|n| n.to_string()))
-        .collect::<Result<Vec<_>, NameError>>()
-        .map_err(|e| e.to_string())?;
-    if names.is_empty() {
-        return Err("no label or relationship type".into());
-    }
-    let rel = item.entity_type.eq_ignore_ascii_case("RELATIONSHIP");
-    let multi = item.kind.eq_ignore_ascii_case("FULLTEXT");
-    if names.len() > 1 && !multi {
-        return Err("more than one label on a non-fulltext definition".into());
-    }
-    let joined = names.join("|");
-    Ok(if rel {
-        format!("()-[{var}:{joined}]-()")
-    } else {
-        format!("({var}:{joined})")
-    })
+/// What a restore must leave of the live database's lookup indexes: those
+/// the backup has too (same name and entity type) stay, the others go. A
+/// backup that never recorded them (format 1 and 2) leaves them all.
+fn keep_lookup(live: &SchemaItem, target: &Schema) -> bool {
+    !target.lookups_recorded
+        || target
+            .lookups()
+            .any(|t| t.name == live.name && t.entity_type == live.entity_type)
 }
 
-fn props(item: &SchemaItem, var: &str) -> Result<Vec<String>, String> {
-    if item.properties.is_empty() {
-        return Err("no properties".into());
-    }
-    item.properties
-        .iter()
-        .map(|p| {
-            escape_name(p)
-                .map(|n| format!("{var}.{n}"))
-                .map_err(|e| e.to_string())
-        })
-        .collect()
-}
-
-/// The Cypher 5 statement that recreates `item`, or why there is none.
-pub fn statement_for(item: &SchemaItem, constraint: bool) -> Result<String, String> {
-    let name = escape_name(&item.name).map_err(|e| e.to_string())?;
-    let rel = item.entity_type.eq_ignore_ascii_case("RELATIONSHIP");
-    let var = if rel { "r" } else { "n" };
-    let pat = pattern(item, var)?;
-    let ps = props(item, var)?;
-    let tuple = if ps.len() == 1 {
-        ps[0].clone()
-    } else {
-        format!("({})", ps.join(", "))
-    };
-    let kind = item.kind.to_ascii_uppercase();
-    if constraint {
-        let requirement = match kind.as_str() {
-            "UNIQUENESS" | "NODE_UNIQUENESS" | "RELATIONSHIP_UNIQUENESS" => "IS UNIQUE".to_owned(),
-            "NODE_KEY" | "RELATIONSHIP_KEY" => "IS KEY".to_owned(),
-            "NODE_PROPERTY_EXISTENCE" | "RELATIONSHIP_PROPERTY_EXISTENCE" => {
-                if ps.len() != 1 {
-                    return Err("existence constraint on several properties".into());
-                }
-                "IS NOT NULL".to_owned()
-            }
-            other => {
-                return Err(format!(
-                    "constraint type {other} cannot be recreated by ign-setup"
-                ))
-            }
-        };
-        let requirement = if kind == "NODE_KEY" {
-            "IS NODE KEY".to_owned()
-        } else {
-            requirement
-        };
-        return Ok(format!(
-            "CREATE CONSTRAINT {name} IF NOT EXISTS FOR {pat} REQUIRE {tuple} {requirement}"
-        ));
-    }
-    match kind.as_str() {
-        "RANGE" | "BTREE" => Ok(format!(
-            "CREATE INDEX {name} IF NOT EXISTS FOR {pat} ON ({})",
-            ps.join(", ")
-        )),
-        "TEXT" => Ok(format!(
-            "CREATE TEXT INDEX {name} IF NOT EXISTS FOR {pat} ON ({})",
-            ps.join(", ")
-        )),
-        "POINT" => Ok(format!(
-            "CREATE POINT INDEX {name} IF NOT EXISTS FOR {pat} ON ({})",
-            ps.join(", ")
-        )),
-        "FULLTEXT" => Ok(format!(
-            "CREATE FULLTEXT INDEX {name} IF NOT EXISTS FOR {pat} ON EACH [{}]",
-            ps.join(", ")
-        )),
-        other => Err(format!(
-            "index type {other} cannot be recreated by ign-setup (its options are not kept)"
-        )),
-    }
-}
-
-/// Creates constraints first (they bring their own indexes), then indexes,
-/// each in its own transaction: Neo4j refuses schema and data changes together.
-pub async fn apply_schema(db: &Db, schema: &Schema) -> SchemaOutcome {
-    let mut out = SchemaOutcome::default();
-    let items = schema
+/// Drops every constraint and index of the live database (before its data
+/// is deleted). A DROP the server refuses (a Cypher 25 graph-type
+/// constraint, a role without the privilege) is recorded and the rest go
+/// on: the data is still there, and the comparison after loading shows
+/// what it means.
+pub async fn drop_schema(db: &Db, target: &Schema) -> Result<Vec<SchemaGap>, GraphError> {
+    let current = read_schema(db).await?;
+    let mut refused = Vec::new();
+    let items = current
         .constraints
         .iter()
         .map(|c| (c, true))
-        .chain(schema.indexes.iter().map(|i| (i, false)));
+        .chain(current.indexes.iter().map(|i| (i, false)));
     for (item, constraint) in items {
-        match statement_for(item, constraint) {
-            Ok(stmt) => match db.run(query(&stmt)).await {
-                Ok(()) => out.created.push(item.name.clone()),
-                Err(e) => out.not_created.push(format!("{}: {e}", item.name)),
+        if !constraint && is_lookup(item) && keep_lookup(item, target) {
+            continue;
+        }
+        let stmt = match ddl::drop_statement(item, constraint) {
+            Ok(text) => ddl::Statement {
+                text,
+                params: Vec::new(),
             },
-            Err(reason) => out.not_created.push(format!("{}: {reason}", item.name)),
+            Err(reason) => {
+                refused.push(SchemaGap::new(item, constraint, reason));
+                continue;
+            }
+        };
+        match ddl::run_ddl(db, &stmt).await {
+            Ok(()) => {}
+            Err(e) if e.is_connection() => return Err(e),
+            Err(e) => refused.push(SchemaGap::new(item, constraint, e.to_string())),
         }
     }
-    out
+    Ok(refused)
 }
 
-/// Drops every user index and constraint (not the built-in lookup indexes).
-pub async fn drop_schema(db: &Db) -> Result<(), crate::graph::GraphError> {
-    let current = crate::backup::create::read_schema(db).await?;
-    // Plain indexes first: ArcadeDB reports the property type it inferred for
-    // an indexed property as a constraint that cannot be dropped while the
-    // index exists. On Neo4j the order does not matter (indexes owned by a
-    // constraint are not in this list; they go with their constraint).
-    for i in &current.indexes {
-        if let Ok(n) = escape_name(&i.name) {
-            db.run(query(&format!("DROP INDEX {n} IF EXISTS"))).await?;
-        }
-    }
-    for c in &current.constraints {
-        if let Ok(n) = escape_name(&c.name) {
-            db.run(query(&format!("DROP CONSTRAINT {n} IF EXISTS")))
-                .await?;
+/// An empty database still has its token lookup indexes: puts back any
+/// that a failed restore removed (the server names them).
+pub async fn ensure_default_lookups(db: &Db) -> Result<(), GraphError> {
+    let current = read_schema(db).await?;
+    for (entity, text) in [
+        (
+            "NODE",
+            "CREATE LOOKUP INDEX IF NOT EXISTS FOR (n) ON EACH labels(n)",
+        ),
+        (
+            "RELATIONSHIP",
+            "CREATE LOOKUP INDEX IF NOT EXISTS FOR ()-[r]-() ON EACH type(r)",
+        ),
+    ] {
+        if !current.lookups().any(|l| l.entity_type == entity) {
+            let stmt = ddl::Statement {
+                text: text.to_owned(),
+                params: Vec::new(),
+            };
+            ddl::run_ddl(db, &stmt).await?;
         }
     }
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+fn skipped<'a>(
+    gaps: &'a [SchemaGap],
+    item: &SchemaItem,
+    constraint: bool,
+) -> Option<&'a SchemaGap> {
+    let kind = if constraint { "constraint" } else { "index" };
+    gaps.iter().find(|g| g.name == item.name && g.kind == kind)
+}
 
-    fn item(kind: &str, entity: &str, labels: &[&str], props: &[&str]) -> SchemaItem {
-        SchemaItem {
-            name: "my `idx".into(),
-            kind: kind.into(),
-            entity_type: entity.into(),
-            labels_or_types: labels.iter().map(|s| s.to_string()).collect(),
-            properties: props.iter().map(|s| s.to_string()).collect(),
-            create_statement: "MATCH (n) DETACH DELETE n".into(),
+/// Creates the backup's lookup indexes, on the still empty database (no
+/// population to wait for).
+pub async fn create_lookups(
+    db: &Db,
+    schema: &Schema,
+    out: &mut SchemaOutcome,
+) -> Result<(), RestoreError> {
+    if !schema.lookups_recorded {
+        return Ok(());
+    }
+    for item in schema.lookups() {
+        create_one(db, item, false, out, LoadPurpose::Restore).await?;
+    }
+    Ok(())
+}
+
+async fn create_one(
+    db: &Db,
+    item: &SchemaItem,
+    constraint: bool,
+    out: &mut SchemaOutcome,
+    purpose: LoadPurpose,
+) -> Result<(), RestoreError> {
+    let refused = match ddl::create_statement(item, constraint) {
+        Err(reason) => reason,
+        Ok(stmt) => match ddl::run_ddl(db, &stmt).await {
+            Ok(()) => {
+                out.created.push(item.name.clone());
+                return Ok(());
+            }
+            Err(e) if e.is_connection() => return Err(e.into()),
+            Err(e) => e.to_string(),
+        },
+    };
+    if purpose == LoadPurpose::Rollback {
+        // A rollback keeps going: the data matters more than one index.
+        out.not_recreated
+            .push(SchemaGap::new(item, constraint, refused));
+        return Ok(());
+    }
+    Err(RestoreError::Schema(format!(
+        "{}: {refused}",
+        crate::graph::schema::Described(item, constraint)
+    )))
+}
+
+/// Creates the backup's constraints (they bring their own indexes), then its
+/// other indexes, each in its own transaction, and waits until every index
+/// is online. Items in `skip` (what the plan found this server cannot
+/// recreate, accepted with `--allow-schema-loss`) are not tried. In a
+/// restore any failure is an error (and the restore rolls back); a rollback
+/// records it and goes on.
+pub async fn apply_schema(
+    db: &Db,
+    schema: &Schema,
+    skip: &[SchemaGap],
+    purpose: LoadPurpose,
+    out: &mut SchemaOutcome,
+) -> Result<(), RestoreError> {
+    let items = schema.constraints.iter().map(|c| (c, true)).chain(
+        schema
+            .indexes
+            .iter()
+            .filter(|i| !is_lookup(i))
+            .map(|i| (i, false)),
+    );
+    for (item, constraint) in items {
+        if let Some(gap) = skipped(skip, item, constraint) {
+            out.not_recreated.push(gap.clone());
+            continue;
+        }
+        if item.index_config.is_none()
+            && ["VECTOR", "FULLTEXT", "POINT"]
+                .iter()
+                .any(|k| item.kind.eq_ignore_ascii_case(k))
+        {
+            out.warnings.push(format!(
+                "{}: recreated with this server's default options (the backup's format did not record them)",
+                crate::graph::schema::Described(item, constraint)
+            ));
+        }
+        create_one(db, item, constraint, out, purpose).await?;
+    }
+    match ddl::await_indexes(db).await? {
+        Ok(()) => Ok(()),
+        Err(e) if purpose == LoadPurpose::Rollback => {
+            out.warnings.push(e.to_string());
+            Ok(())
+        }
+        Err(e) => Err(RestoreError::Schema(e.to_string())),
+    }
+}
+
+/// The fields that must agree between a backup's item and the database's.
+fn definition(item: &SchemaItem, constraint: bool) -> String {
+    let kind = match item.entity() {
+        Ok(entity) if constraint => match ConstraintKind::parse(&item.kind, entity) {
+            Ok(k) => format!("{k:?}"),
+            Err(_) => item.kind.clone(),
+        },
+        _ => item.kind.to_ascii_uppercase(),
+    };
+    let property_type = item
+        .property_type
+        .as_deref()
+        .map(|t| ddl::property_type(t).unwrap_or_else(|_| t.to_owned()));
+    format!(
+        "{kind} {} {:?} {:?} {property_type:?}",
+        item.entity_type, item.labels_or_types, item.properties
+    )
+}
+
+/// Compares the database's schema with the backup's, for the items that
+/// were to be recreated. A missing or different definition is returned as a
+/// problem; a different index configuration (a server of another version
+/// spells some options its own way) is a warning.
+pub async fn compare(
+    db: &Db,
+    schema: &Schema,
+    out: &mut SchemaOutcome,
+) -> Result<Vec<String>, GraphError> {
+    let live = read_schema(db).await?;
+    let mut problems = Vec::new();
+    let pairs = [
+        (&schema.constraints, &live.constraints, true),
+        (&schema.indexes, &live.indexes, false),
+    ];
+    for (wanted, have, constraint) in pairs {
+        for item in wanted {
+            if is_lookup(item) && !schema.lookups_recorded {
+                continue;
+            }
+            if out.not_recreated.iter().any(|g| g.name == item.name) {
+                continue;
+            }
+            let described = crate::graph::schema::Described(item, constraint);
+            let Some(found) = have.iter().find(|h| h.name == item.name) else {
+                problems.push(format!("{described} is missing"));
+                continue;
+            };
+            if definition(item, constraint) != definition(found, constraint) {
+                problems.push(format!(
+                    "{described} is defined differently: the database has {}",
+                    crate::graph::schema::Described(found, constraint)
+                ));
+                continue;
+            }
+            if let (Some(a), Some(b)) = (&item.index_config, &found.index_config) {
+                if a != b {
+                    out.warnings.push(format!(
+                        "{described}: the server reports the options {} where the backup has {}",
+                        serde_json::Value::Object(b.clone()),
+                        serde_json::Value::Object(a.clone())
+                    ));
+                }
+            }
         }
     }
-
-    #[test]
-    fn rebuilds_statements_with_escaped_names_and_ignores_the_file_text() {
-        let s = statement_for(&item("RANGE", "NODE", &["Func`tion"], &["na me"]), false).unwrap();
-        assert_eq!(
-            s,
-            "CREATE INDEX `my ``idx` IF NOT EXISTS FOR (n:`Func``tion`) ON (n.`na me`)"
-        );
-        let s = statement_for(&item("UNIQUENESS", "NODE", &["F"], &["a", "b"]), true).unwrap();
-        assert_eq!(s, "CREATE CONSTRAINT `my ``idx` IF NOT EXISTS FOR (n:`F`) REQUIRE (n.`a`, n.`b`) IS UNIQUE");
-        let s = statement_for(&item("RANGE", "RELATIONSHIP", &["USES"], &["w"]), false).unwrap();
-        assert_eq!(
-            s,
-            "CREATE INDEX `my ``idx` IF NOT EXISTS FOR ()-[r:`USES`]-() ON (r.`w`)"
-        );
-        assert!(!s.contains("DETACH"));
-    }
-
-    #[test]
-    fn unknown_kinds_are_reported() {
-        assert!(statement_for(&item("VECTOR", "NODE", &["F"], &["e"]), false).is_err());
-        assert!(statement_for(&item("NODE_PROPERTY_TYPE", "NODE", &["F"], &["e"]), true).is_err());
-        assert!(statement_for(&item("RANGE", "NODE", &["F"], &[]), false).is_err());
-    }
+    Ok(problems)
 }

@@ -17,6 +17,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use ign_setup::config::{BoltUri, ConnectSettings, PasswordSource, Secret};
 use ign_setup::graph::Db;
+pub mod schema;
 
 pub struct TestServer {
     pub uri: String,

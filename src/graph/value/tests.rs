@@ -441,6 +441,96 @@ fn zoned_date_times_around_clock_changes() {
 }
 
 #[test]
+fn the_later_offset_of_a_repeated_hour_is_written_when_the_server_gives_it() {
+    let repeated = zoned(ymd(2024, 10, 27), hms(2, 30, 0, 0), "Europe/Paris");
+    let plain = zoned(ymd(2024, 7, 2), hms(2, 30, 0, 0), "Europe/Paris");
+    assert!(ambiguous_zoned(&repeated));
+    assert!(!ambiguous_zoned(&plain));
+    assert!(ambiguous_zoned(&list(vec![
+        plain.clone(),
+        repeated.clone()
+    ])));
+    assert!(!ambiguous_zoned(&date_time(
+        ymd(2024, 10, 27),
+        hms(2, 30, 0, 0),
+        3600
+    )));
+
+    let mut map = BoltMap::new();
+    map.put("a".into(), repeated.clone());
+    map.put("l".into(), list(vec![plain.clone(), repeated.clone()]));
+    let mut out = Vec::new();
+    let resolved = vec![
+        ("a".to_owned(), vec![Some(3600)]),
+        ("l".to_owned(), vec![None, Some(3600)]),
+    ];
+    write_properties_resolved(&map, &mut out, &resolved).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"{"a":{"$type":"DateTime","value":"2024-10-27T02:30:00+01:00[Europe/Paris]"},"l":[{"$type":"DateTime","value":"2024-07-02T02:30:00+02:00[Europe/Paris]"},{"$type":"DateTime","value":"2024-10-27T02:30:00+01:00[Europe/Paris]"}]}"#
+    );
+    // Without the server's word, the earlier offset (the one the server
+    // picks for a local time and zone) is written.
+    let mut out = Vec::new();
+    write_properties(&map, &mut out).unwrap();
+    assert!(String::from_utf8(out)
+        .unwrap()
+        .contains("02:30:00+02:00[Europe/Paris]"));
+    // An offset the zone never has there is refused, not written.
+    let err = write_properties_resolved(&map, &mut Vec::new(), &[("a".into(), vec![Some(0)])])
+        .unwrap_err();
+    assert!(
+        chain(&err).contains("+00:00 is not an offset"),
+        "{}",
+        chain(&err)
+    );
+
+    // Reading: only the later offset needs the server to build the value.
+    let later: Value = serde_json::from_str(&tagged_value(
+        "DateTime",
+        "2024-10-27T02:30:00+01:00[Europe/Paris]",
+    ))
+    .unwrap();
+    let earlier: Value = serde_json::from_str(&tagged_value(
+        "DateTime",
+        "2024-10-27T02:30:00+02:00[Europe/Paris]",
+    ))
+    .unwrap();
+    assert!(needs_server_zone(&later));
+    assert!(!needs_server_zone(&earlier));
+    assert!(needs_server_zone(&json!([earlier, later])));
+    assert!(!needs_server_zone(&json!(
+        "2024-10-27T02:30:00+01:00[Europe/Paris]"
+    )));
+    assert_same(
+        &zoned_text(&json!([earlier, later])).unwrap(),
+        &list(vec![
+            string("2024-10-27T02:30:00+02:00[Europe/Paris]"),
+            string("2024-10-27T02:30:00+01:00[Europe/Paris]"),
+        ]),
+    );
+}
+
+#[test]
+fn a_placeholder_for_a_type_this_client_cannot_read_is_refused_by_name() {
+    // What Neo4j 2025.10+ sends a Bolt 4.4 client for a VECTOR value.
+    let mut m = BoltMap::new();
+    m.put("originalType".into(), string("VECTOR(3, FLOAT32)"));
+    m.put("reason".into(), string("UNKNOWN_TYPE"));
+    let mut props = BoltMap::new();
+    props.put("embedding".into(), BoltType::Map(m));
+    let err = write_properties(&props, &mut Vec::new()).unwrap_err();
+    let text = chain(&err);
+    assert!(text.contains("\"embedding\""), "{text}");
+    assert!(text.contains("VECTOR(3, FLOAT32)"), "{text}");
+    assert!(
+        text.contains("not backed up rather than written wrong"),
+        "{text}"
+    );
+    assert!(encode_properties(&props).is_err());
+}
+
+#[test]
 fn zones_unknown_to_chrono_tz_are_kept_without_an_offset() {
     let v = zoned(ymd(2024, 1, 2), hms(3, 4, 5, 0), "Mars/Olympus_Mons");
     assert_eq!(
