@@ -19,3 +19,6 @@ mod lifecycle;
 
 #[path = "neo4j.rs"]
 mod neo4j;
+
+#[path = "ops.rs"]
+mod ops;
