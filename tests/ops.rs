@@ -426,6 +426,14 @@ fn the_metrics_file_parses_and_carries_the_documented_series() {
     t.exec(
         "CREATE (:Function {name: 'a'})-[:USES]->(:Function {name: 'b'}), (:Template {name: 't'})",
     );
+    // An installed version: reported as an info gauge (and backed up, so
+    // the backup holds 4 nodes).
+    crate::support::runtime()
+        .block_on(ign_setup::state::record_version(
+            &t.db,
+            &semver::Version::new(1, 5, 0),
+        ))
+        .unwrap();
     let prom = t.path("textfile/ign-setup.prom");
     std::fs::create_dir_all(prom.parent().unwrap()).unwrap();
     std::fs::write(
@@ -446,12 +454,16 @@ fn the_metrics_file_parses_and_carries_the_documented_series() {
     let file = json_of(&out)["file"].as_str().unwrap().to_owned();
     let m = metrics(&prom);
     assert_eq!(
+        sample(&m, "ign_setup_installed_version_info", ("version", "1.5.0")),
+        Some(1.0)
+    );
+    assert_eq!(
         sample(&m, "ign_setup_last_success", ("operation", "create")),
         Some(1.0)
     );
     assert_eq!(
         sample(&m, "ign_setup_last_nodes", ("operation", "create")),
-        Some(3.0)
+        Some(4.0)
     );
     assert_eq!(
         sample(&m, "ign_setup_last_relationships", ("operation", "create")),
@@ -459,7 +471,7 @@ fn the_metrics_file_parses_and_carries_the_documented_series() {
     );
     assert_eq!(
         sample(&m, "ign_setup_backup_newest_nodes", ("kind", "full")),
-        Some(3.0)
+        Some(4.0)
     );
     let newest = sample(
         &m,
@@ -498,7 +510,7 @@ fn the_metrics_file_parses_and_carries_the_documented_series() {
     );
     assert_eq!(
         sample(&m, "ign_setup_last_nodes", ("operation", "verify")),
-        Some(3.0),
+        Some(4.0),
         "from the last success"
     );
     assert_eq!(
@@ -507,7 +519,7 @@ fn the_metrics_file_parses_and_carries_the_documented_series() {
     );
     assert_eq!(
         sample(&m, "ign_setup_last_nodes", ("operation", "restore")),
-        Some(3.0)
+        Some(4.0)
     );
     assert_eq!(
         sample(&m, "ign_setup_last_success", ("operation", "create")),
@@ -563,6 +575,44 @@ fn the_metrics_file_parses_and_carries_the_documented_series() {
         .filter(|f| f.starts_with(".tmp-"))
         .collect();
     assert!(left.is_empty(), "{left:?}");
+
+    // A run that overlaps another on this host (a scheduled one under cron)
+    // finds the backup folder's lock taken: exit 30, nothing written.
+    let lock = t.backup_dir().join(".ign-setup.lock");
+    // --no-fork: the process we kill is the one holding the lock.
+    let mut holder = StdCommand::new("flock")
+        .arg("--no-fork")
+        .arg(&lock)
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    let probe = || {
+        StdCommand::new("flock")
+            .args(["-n"])
+            .arg(&lock)
+            .arg("true")
+            .status()
+            .unwrap()
+            .success()
+    };
+    while probe() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let before = snapshot_dir(&t.backup_dir());
+    let out = run(&["backup", "create"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(out.status.code(), Some(30), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("locked by"));
+    assert_eq!(snapshot_dir(&t.backup_dir()), before);
+    assert_eq!(
+        sample(
+            &metrics(&prom),
+            "ign_setup_last_success",
+            ("operation", "create")
+        ),
+        Some(0.0)
+    );
 
     // The configured retention ran after each create: two full backups at most.
     for _ in 0..2 {
