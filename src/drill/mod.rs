@@ -211,26 +211,19 @@ pub async fn drill(req: &DrillRequest) -> Result<DrillReport, DrillError> {
         }
     }
     let guard = crate::safety::lock::acquire(Arc::clone(&db), &req.backup_dir, "drill").await?;
-    let result = async {
-        refuse_unless_empty(&db, &target_label).await?;
-        Ok::<_, DrillError>(run_checks(&db, &req.source, &report, req.progress).await)
+    // Emptied afterwards in every case where the target was proven empty
+    // first (also after a failed load); never otherwise: data the drill did
+    // not load is not the drill's to delete.
+    if let Err(e) = refuse_unless_empty(&db, &target_label).await {
+        let _ = guard.release().await;
+        return Err(e);
     }
-    .await;
-    // Emptied in every case where the drill got past the emptiness check
-    // (also after a failed load); never when the target was refused as
-    // not empty: that data is not the drill's.
-    let outcome = match result {
-        Err(e @ DrillError::NotEmpty { .. }) => {
-            let _ = guard.release().await;
-            return Err(e);
-        }
-        other => other,
-    };
+    let outcome = run_checks(&db, &req.source, &report, req.progress).await;
     let cleanup = empty_again(&db).await;
     let _ = guard.release().await;
     let checks = match outcome {
-        Ok(Ok(checks)) => checks,
-        Ok(Err(e)) | Err(e) => {
+        Ok(checks) => checks,
+        Err(e) => {
             return Err(match cleanup {
                 Ok(()) => e,
                 Err(c) => DrillError::NotEmptied {

@@ -158,11 +158,8 @@ impl fmt::Display for Policy {
     }
 }
 
-/// The kinds retention knows by name; a backup of another kind (an older or
-/// newer tool's) gets the default policy.
-pub const KINDS: [&str; 3] = ["full", "safety", "pre-upgrade"];
-
-/// A policy per kind of backup, with a default for kinds without their own.
+/// A policy per kind of backup, with a default for kinds without their own
+/// (also for a kind this release does not know, from an older or newer tool).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Policies {
     pub default: Policy,
