@@ -5,11 +5,13 @@
 use crate::backup::BackupError;
 use crate::bundle::BundleError;
 use crate::config::ConfigError;
+use crate::drill::DrillError;
 use crate::graph::GraphError;
 use crate::lifecycle::LifecycleError;
 use crate::migrations::MigrationError;
 use crate::restore::RestoreError;
 use crate::safety::SafetyError;
+use crate::schedule::ScheduleError;
 
 /// Exit codes. Stable: scripts depend on them.
 pub mod exit {
@@ -62,6 +64,13 @@ pub enum Error {
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Lifecycle(Box<LifecycleError>),
+    #[error(transparent)]
+    Drill(#[from] DrillError),
+    #[error(transparent)]
+    Schedule(#[from] ScheduleError),
+    /// A command-line value that clap's own checks cannot judge.
+    #[error("{0}")]
+    Usage(String),
     #[error("{0}")]
     NotConfirmed(String),
     #[error("{0}")]
@@ -83,6 +92,9 @@ impl Error {
             Error::Bundle(BundleError::Io { .. }) => exit::FAILURE,
             Error::Bundle(_) => exit::INVALID_INPUT,
             Error::Lifecycle(l) => l.exit_code(),
+            Error::Drill(d) => d.exit_code(),
+            Error::Schedule(s) => s.exit_code(),
+            Error::Usage(_) => exit::USAGE,
             Error::NotConfirmed(_) => exit::NOT_CONFIRMED,
             Error::Io(_) => exit::FAILURE,
             Error::Interrupted => exit::INTERRUPTED,
@@ -112,6 +124,9 @@ impl Error {
             Error::Bundle(BundleError::Io { .. }) => "io",
             Error::Bundle(_) => "invalid_bundle",
             Error::Lifecycle(l) => l.kind(),
+            Error::Drill(d) => d.kind(),
+            Error::Schedule(_) => "schedule",
+            Error::Usage(_) => "usage",
             Error::NotConfirmed(_) => "not_confirmed",
             Error::Io(_) => "io",
             Error::Interrupted => "interrupted",

@@ -2,13 +2,15 @@
 //! database of the IGN Scripts learning system.
 //!
 //! Layers, each using only those below it:
-//! `cli` → `lifecycle` → `restore`, `bundle` → `backup`, `migrations` →
-//! `safety` (journal, lock) → `state`, `graph` → `config`, `error`.
+//! `cli` → `lifecycle`, `drill`, `schedule`, `metrics` → `restore`, `bundle` →
+//! `backup`, `migrations` → `safety` (journal, lock) → `state`, `graph` →
+//! `config` → `retention` (pure policy), `error`.
 
 pub mod backup;
 pub mod bundle;
 pub mod cli;
 pub mod config;
+pub mod drill;
 pub mod error;
 pub mod faults;
 pub mod fsutil;
@@ -17,10 +19,13 @@ pub mod hash;
 pub mod interrupt;
 pub mod lifecycle;
 pub mod log;
+pub mod metrics;
 pub mod migrations;
 pub mod progress;
 pub mod restore;
+pub mod retention;
 pub mod safety;
+pub mod schedule;
 pub mod state;
 
 /// This tool's version, recorded in backups, manifests and migration history.

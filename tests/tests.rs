@@ -21,3 +21,6 @@ mod lifecycle;
 mod neo4j;
 #[path = "schema.rs"]
 mod schema;
+
+#[path = "ops.rs"]
+mod ops;

@@ -10,11 +10,69 @@ use super::format::{Metadata, BACKUP_PREFIX, BACKUP_SUFFIX, INDEX_FILE, INITIAL_
 use super::reader::read_metadata;
 use super::BackupError;
 use crate::fsutil;
+use crate::retention::{decide, Candidate, KeepReason, Policies, Policy};
 
 #[derive(Debug, Clone)]
 pub struct BackupStore {
     dir: PathBuf,
-    keep: usize,
+    policies: Policies,
+}
+
+/// Retention's verdict on one file of the folder (`backup prune` prints one
+/// per backup): kept, with every reason, or removed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RetentionEntry {
+    pub file: String,
+    pub kind: Option<String>,
+    pub datetime: Option<String>,
+    pub keep: bool,
+    pub reasons: Vec<Kept>,
+}
+
+/// Why a file is kept: a rule of its kind's policy, or a protection that
+/// no policy overrides.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum Kept {
+    Rule(KeepReason),
+    Protected {
+        protected: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+}
+
+impl std::fmt::Display for Kept {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kept::Rule(r) => r.fmt(f),
+            Kept::Protected { protected, detail } => match detail {
+                Some(d) => write!(f, "{protected} ({d})"),
+                None => f.write_str(protected),
+            },
+        }
+    }
+}
+
+impl Kept {
+    fn protected(what: &'static str) -> Kept {
+        Kept::Protected {
+            protected: what,
+            detail: None,
+        }
+    }
+}
+
+/// The metadata time of a backup in UTC. The original tool wrote local
+/// times without an offset; those are read as UTC.
+pub fn backup_time(m: &Metadata) -> Option<chrono::DateTime<chrono::Utc>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(&m.datetime) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDateTime::parse_from_str(&m.datetime, "%Y-%m-%dT%H:%M:%S%.f")
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(&m.timestamp, "%Y%m%d_%H%M%S"))
+        .ok()
+        .map(|n| n.and_utc())
 }
 
 /// One file in the folder, with its metadata or the reason it can't be read.
@@ -34,11 +92,24 @@ impl BackupEntry {
 }
 
 impl BackupStore {
+    /// A store keeping the `keep` newest backups of each kind.
     pub fn new(dir: &Path, keep: usize) -> BackupStore {
         BackupStore {
             dir: dir.to_owned(),
-            keep: keep.max(1),
+            policies: Policies::uniform(Policy::keep_last(
+                u32::try_from(keep.max(1)).unwrap_or(u32::MAX),
+            )),
         }
+    }
+
+    /// The same store with other retention policies.
+    pub fn with_retention(mut self, policies: Policies) -> BackupStore {
+        self.policies = policies;
+        self
+    }
+
+    pub fn retention(&self) -> &Policies {
+        &self.policies
     }
 
     pub fn dir(&self) -> &Path {
@@ -156,43 +227,120 @@ impl BackupStore {
         fsutil::write_atomic(&path, &bytes).map_err(|e| BackupError::io("write", &path, e))
     }
 
-    /// Keeps the newest `keep` timestamped backups. Never removes the file just
-    /// written, a file named in `protected` (the safety backup of an unfinished
-    /// operation), `initial_backup.json`, or a file whose metadata cannot be
-    /// read: that may be a newer ign-setup's format, and is a person's to judge.
+    /// What retention would do to every backup in the folder, newest first.
+    /// Never removes the file just written, a file named in `protected` (the
+    /// safety backup of an unfinished operation; `*` protects everything),
+    /// `initial_backup.json`, or a file whose metadata or time cannot be
+    /// read: that may be a newer ign-setup's format, and is a person's to
+    /// judge. With `kinds`, only backups of those kinds are considered.
+    pub fn retention_plan(
+        &self,
+        just_written: Option<&str>,
+        protected: &[String],
+        kinds: Option<&[String]>,
+    ) -> Result<Vec<RetentionEntry>, BackupError> {
+        let everything = protected.iter().any(|p| p == "*");
+        let mut out = Vec::new();
+        let mut candidates = Vec::new();
+        for e in self.list()? {
+            let kind = e.metadata.as_ref().map(|m| m.backup_type.clone());
+            let time = e.metadata.as_ref().and_then(backup_time);
+            let mut entry = RetentionEntry {
+                file: e.file.clone(),
+                kind: kind.clone(),
+                datetime: e.metadata.as_ref().map(|m| m.datetime.clone()),
+                keep: true,
+                reasons: Vec::new(),
+            };
+            let guard = if e.is_initial() {
+                Some(Kept::protected(
+                    "initial_backup.json (for new installations)",
+                ))
+            } else if e.metadata.is_none() {
+                Some(Kept::Protected {
+                    protected: "unreadable",
+                    detail: e.problem.clone(),
+                })
+            } else if time.is_none() {
+                Some(Kept::protected("its timestamp cannot be read"))
+            } else if everything {
+                Some(Kept::protected(
+                    "an unfinished operation's journal cannot be read: retention removes nothing",
+                ))
+            } else if protected.contains(&e.file) {
+                Some(Kept::protected(
+                    "named by the journal of an unfinished operation",
+                ))
+            } else {
+                None
+            };
+            let selected = kinds.is_none_or(|ks| kind.as_ref().is_some_and(|k| ks.contains(k)));
+            if let Some(g) = guard {
+                entry.reasons.push(g);
+            } else if !selected {
+                entry
+                    .reasons
+                    .push(Kept::protected("a kind not being pruned"));
+            }
+            if just_written == Some(e.file.as_str()) {
+                entry.reasons.push(Kept::protected("just written"));
+            }
+            if let (Some(kind), Some(time), true) = (kind, time, selected) {
+                if !e.is_initial() {
+                    candidates.push((
+                        out.len(),
+                        Candidate {
+                            name: e.file.clone(),
+                            kind,
+                            time,
+                        },
+                    ));
+                }
+            }
+            out.push(entry);
+        }
+        let by_name: std::collections::HashMap<&str, usize> = candidates
+            .iter()
+            .map(|(i, c)| (c.name.as_str(), *i))
+            .collect();
+        let list: Vec<Candidate> = candidates.iter().map(|(_, c)| c.clone()).collect();
+        for d in decide(&list, &self.policies) {
+            let i = by_name[d.candidate.name.as_str()];
+            out[i].reasons.extend(d.reasons.into_iter().map(Kept::Rule));
+        }
+        for e in &mut out {
+            e.keep = !e.reasons.is_empty();
+        }
+        Ok(out)
+    }
+
+    /// Removes the files `plan` does not keep; returns their names.
+    pub fn apply_plan(&self, plan: &[RetentionEntry]) -> Result<Vec<String>, BackupError> {
+        let mut removed = Vec::new();
+        for e in plan.iter().filter(|e| !e.keep) {
+            let path = self.dir.join(&e.file);
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed.push(e.file.clone()),
+                // Gone already (another prune): nothing to do.
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(BackupError::io("remove", &path, err)),
+            }
+        }
+        if !removed.is_empty() {
+            let _ = fsutil::sync_dir(&self.dir);
+        }
+        Ok(removed)
+    }
+
+    /// Applies the store's retention policies to every kind after a backup;
+    /// see [`BackupStore::retention_plan`] for what is never removed.
     pub fn apply_retention(
         &self,
         just_written: &str,
         protected: &[String],
     ) -> Result<Vec<String>, BackupError> {
-        // Counted per kind (full, safety, pre-upgrade): a routine backup never
-        // pushes out the newest copy of the data as it was before an upgrade
-        // or a restore.
-        let mut kept: std::collections::HashMap<String, usize> = Default::default();
-        let mut removed = Vec::new();
-        for e in self.list()? {
-            let Some(kind) = e.metadata.as_ref().map(|m| m.backup_type.clone()) else {
-                continue;
-            };
-            if e.is_initial() {
-                continue;
-            }
-            let kept = kept.entry(kind).or_insert(0);
-            if e.file == just_written
-                || protected.contains(&e.file)
-                || protected.iter().any(|p| p == "*")
-            {
-                *kept += 1;
-                continue;
-            }
-            if *kept < self.keep {
-                *kept += 1;
-                continue;
-            }
-            std::fs::remove_file(&e.path).map_err(|err| BackupError::io("remove", &e.path, err))?;
-            removed.push(e.file);
-        }
-        Ok(removed)
+        let plan = self.retention_plan(Some(just_written), protected, None)?;
+        self.apply_plan(&plan)
     }
 }
 

@@ -13,6 +13,7 @@ use crate::error::{exit, Result};
 
 fn store(ctx: &Context) -> BackupStore {
     BackupStore::new(&ctx.settings.backup_dir, ctx.settings.keep)
+        .with_retention(ctx.settings.retention.clone())
 }
 
 fn human_size(bytes: u64) -> String {
@@ -33,6 +34,9 @@ fn human_size(bytes: u64) -> String {
 pub async fn create(ctx: &Context, reason: Option<String>, auto: bool) -> Result<Report> {
     let db = ctx.connect().await?;
     let store = store(ctx);
+    // The backup folder's lock: a scheduled run that overlaps another
+    // create, a prune or a restore on this host stops here (exit 30).
+    let _lock = crate::safety::LocalLock::acquire(store.dir(), "backup create")?;
     if auto {
         let now = current_counts(&db).await?;
         let last_counts = match store.latest() {

@@ -4,11 +4,15 @@
 
 pub mod backup;
 pub mod doctor;
+pub mod drill;
 pub mod lifecycle;
+pub mod metrics;
 pub mod opt;
 pub mod output;
 pub mod package;
+pub mod prune;
 pub mod restore;
+pub mod schedule;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -25,6 +29,8 @@ pub struct Context {
     pub yes: bool,
     pub out: Output,
     pub interactive: bool,
+    /// The global flags as given (`schedule install` writes them into its units).
+    pub global: GlobalArgs,
 }
 
 impl Context {
@@ -86,6 +92,7 @@ fn load_settings(g: &GlobalArgs, migrations_dir: Option<PathBuf>) -> Result<Sett
         migrations_dir,
         connect_timeout_secs: g.connect_timeout,
         query_timeout_secs: g.query_timeout,
+        metrics_file: g.metrics_file.clone(),
     };
     Ok(Settings::resolve(&flags, &process_env, &file)?)
 }
@@ -94,18 +101,49 @@ fn load_settings(g: &GlobalArgs, migrations_dir: Option<PathBuf>) -> Result<Sett
 pub async fn run(opt: Opt) -> i32 {
     crate::log::set_verbosity(opt.global.verbose);
     let out = Output::new(opt.global.json);
+    let operation = metrics::operation_of(&opt.command);
+    let started_at = std::time::SystemTime::now();
+    let started = std::time::Instant::now();
+    // Where the metrics go, known once the settings are (or from the flag
+    // alone when the settings themselves are what failed).
+    let mut metrics_target = opt.global.metrics_file.clone().zip(
+        opt.global
+            .backup_dir
+            .clone()
+            .or_else(|| Some(crate::config::DEFAULT_BACKUP_DIR.into())),
+    );
     let result = async {
         let settings = load_settings(&opt.global, opt.command.migrations_flag().cloned())?;
+        metrics_target = settings
+            .metrics_file
+            .clone()
+            .map(|m| (m, settings.backup_dir.clone()));
         let ctx = Context {
             settings,
             yes: opt.global.yes,
             out,
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+            global: opt.global.clone(),
         };
         dispatch(&ctx, opt.command).await
     };
     crate::interrupt::install();
     let result = result.await;
+    if let (Some(op), Some((file, backup_dir))) = (operation, &metrics_target) {
+        let run = op.map(|op| {
+            let since_epoch = started_at
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            metrics::run_of(
+                op,
+                since_epoch,
+                started.elapsed().as_secs_f64(),
+                result.as_ref().ok().map(|r| &r.json),
+            )
+        });
+        metrics::write(file, backup_dir, run.as_ref());
+    }
     match result {
         Ok(report) => {
             out.print(&report);
@@ -133,11 +171,14 @@ async fn dispatch(ctx: &Context, command: Command) -> Result<Report> {
                 confirm,
                 allow_schema_loss,
             } => restore::run(ctx, file, confirm, allow_schema_loss).await,
+            BackupCommand::Prune(args) => prune::run(ctx, &args),
+            BackupCommand::Drill(args) => drill::run(ctx, args).await,
         },
         Command::Package(args) => package::run(ctx, args),
         Command::Recover => restore::recover(ctx).await,
         Command::Install(args) => lifecycle::install(ctx, args).await,
         Command::Upgrade(args) => lifecycle::upgrade(ctx, args).await,
         Command::Migrations(MigrationsCommand::Status { .. }) => lifecycle::status(ctx).await,
+        Command::Schedule(s) => schedule::run(ctx, s),
     }
 }

@@ -60,6 +60,10 @@ pub struct GlobalArgs {
     /// More detail on stderr
     #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Write Prometheus metrics (node_exporter textfile format) to FILE after
+    /// every command that touches backups [env: IGN_SETUP_METRICS_FILE]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +90,9 @@ pub enum Command {
     /// Inspect the migration history
     #[command(subcommand)]
     Migrations(MigrationsCommand),
+    /// Run backups (and restore drills) on a timer: systemd units or a crontab line
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
 }
 
 impl Command {
@@ -195,6 +202,105 @@ pub enum BackupCommand {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Remove old backups by retention policy (restic-style keep rules; the
+    /// configured policy unless --keep-… flags are given)
+    Prune(PruneArgs),
+    /// Restore a backup into a scratch database or server, verify it against
+    /// the file, and empty the scratch database again
+    Drill(DrillArgs),
+}
+
+/// `backup prune`: any --keep-… flag replaces the configured policy.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PruneArgs {
+    /// List every backup with the rules that keep it, or "remove"; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Keep the N newest backups
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<u32>,
+    /// Keep the newest backup of each of the last N days (UTC) that have one
+    #[arg(long, value_name = "N")]
+    pub keep_daily: Option<u32>,
+    /// Keep the newest backup of each of the last N ISO weeks (UTC) that have one
+    #[arg(long, value_name = "N")]
+    pub keep_weekly: Option<u32>,
+    /// Keep the newest backup of each of the last N months (UTC) that have one
+    #[arg(long, value_name = "N")]
+    pub keep_monthly: Option<u32>,
+    /// Keep every backup less than DURATION older than the newest (e.g. 7d, 12h, 2w)
+    #[arg(long, value_name = "DURATION", value_parser = crate::retention::Within::parse)]
+    pub keep_within: Option<crate::retention::Within>,
+    /// Prune only backups of this kind (repeatable) [default: every kind]
+    #[arg(long, value_name = "KIND", value_parser = ["full", "safety", "pre-upgrade"])]
+    pub kind: Vec<String>,
+}
+
+/// `backup drill`.
+#[derive(Debug, Args, Clone)]
+pub struct DrillArgs {
+    /// The backup to drill: a name in the backup folder, or a path [default: the newest backup]
+    #[arg(long)]
+    pub file: Option<String>,
+    /// The scratch server: a Bolt URI that is not the configured database
+    #[arg(long, value_name = "URI")]
+    pub into: String,
+    /// The scratch database on that server [default: the server's default database]
+    #[arg(long, value_name = "NAME")]
+    pub into_database: Option<String>,
+    /// User for the scratch server [default: the configured user]
+    #[arg(long, value_name = "USER")]
+    pub into_user: Option<String>,
+    /// File holding the scratch server's password [else env IGN_SETUP_DRILL_PASSWORD]
+    #[arg(long, value_name = "FILE")]
+    pub into_password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Write a systemd timer and service (or print a crontab line) that runs
+    /// `backup create --auto`, and optionally a restore drill, on a schedule
+    Install(ScheduleInstallArgs),
+    /// Show the installed units, their schedule and the next runs
+    Status(ScheduleScopeArgs),
+    /// Remove the installed units
+    Remove(ScheduleScopeArgs),
+}
+
+/// Which systemd units: the user's (default) or the system's. (`--user` is
+/// the global Neo4j user flag, hence `--user-units`.)
+#[derive(Debug, Args, Clone, Default)]
+pub struct ScheduleScopeArgs {
+    /// System units in /etc/systemd/system (run as root)
+    #[arg(long, conflicts_with = "user_units")]
+    pub system: bool,
+    /// User units in ~/.config/systemd/user (the default)
+    #[arg(long)]
+    pub user_units: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ScheduleInstallArgs {
+    /// When: daily (00:00), hourly, or a 5-field cron expression such as "30 2 * * *"
+    #[arg(long, value_name = "daily|hourly|CRON", default_value = "daily")]
+    pub every: String,
+    #[command(flatten)]
+    pub scope: ScheduleScopeArgs,
+    /// Print a crontab line instead of writing systemd units
+    #[arg(long)]
+    pub cron: bool,
+    /// Also run `backup drill --into URI` after each backup
+    #[arg(long, value_name = "URI")]
+    pub drill_into: Option<String>,
+    /// The drill's scratch database
+    #[arg(long, value_name = "NAME", requires = "drill_into")]
+    pub drill_database: Option<String>,
+    /// The drill's user
+    #[arg(long, value_name = "USER", requires = "drill_into")]
+    pub drill_user: Option<String>,
+    /// File holding the drill server's password (a scheduled run has no terminal)
+    #[arg(long, value_name = "FILE", requires = "drill_into")]
+    pub drill_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -63,6 +63,8 @@ pub struct FileConfig {
     pub backup: FileBackup,
     #[serde(default)]
     pub migrations: FileMigrations,
+    #[serde(default)]
+    pub metrics: FileMetrics,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,6 +89,42 @@ pub struct FileBackup {
     pub node_threshold: Option<u64>,
     pub relationship_threshold: Option<u64>,
     pub percentage_threshold: Option<f64>,
+    /// `[backup.retention]`: restic-style rules (see [`crate::retention`]).
+    pub retention: Option<FileRetention>,
+}
+
+/// The keep rules of one policy, as written in the config file.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRules {
+    pub keep_last: Option<u32>,
+    pub keep_daily: Option<u32>,
+    pub keep_weekly: Option<u32>,
+    pub keep_monthly: Option<u32>,
+    pub keep_within: Option<String>,
+}
+
+/// `[backup.retention]`: rules for every kind, and `[backup.retention.<kind>]`
+/// tables that replace them for one kind (full, safety, pre-upgrade).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRetention {
+    pub keep_last: Option<u32>,
+    pub keep_daily: Option<u32>,
+    pub keep_weekly: Option<u32>,
+    pub keep_monthly: Option<u32>,
+    pub keep_within: Option<String>,
+    pub full: Option<FileRules>,
+    pub safety: Option<FileRules>,
+    #[serde(rename = "pre-upgrade", alias = "pre_upgrade")]
+    pub pre_upgrade: Option<FileRules>,
+}
+
+/// `[metrics]`: the Prometheus text file written after backup commands.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMetrics {
+    pub file: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -120,6 +158,7 @@ pub struct FlagValues {
     pub migrations_dir: Option<PathBuf>,
     pub connect_timeout_secs: Option<u64>,
     pub query_timeout_secs: Option<u64>,
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// Where the password comes from; resolved into a [`Secret`] only when a
@@ -198,6 +237,10 @@ pub struct Settings {
     pub migrations_dir: PathBuf,
     pub keep: usize,
     pub thresholds: Thresholds,
+    /// Which backups retention keeps, per kind (the default: `keep` of each).
+    pub retention: crate::retention::Policies,
+    /// `--metrics-file`, `IGN_SETUP_METRICS_FILE`, `[metrics] file`.
+    pub metrics_file: Option<PathBuf>,
 }
 
 /// Reads one environment variable; a function so tests can supply their own.
@@ -297,6 +340,12 @@ impl Settings {
                 .unwrap_or(defaults.percentage),
         };
         validate_percentage(thresholds.percentage)?;
+        let retention = resolve_retention(&file.backup, keep)?;
+        let metrics_file = flags
+            .metrics_file
+            .clone()
+            .or_else(|| env("IGN_SETUP_METRICS_FILE").map(PathBuf::from))
+            .or_else(|| file.metrics.file.clone());
         Ok(Settings {
             connect: ConnectSettings {
                 uri,
@@ -310,6 +359,8 @@ impl Settings {
             migrations_dir,
             keep,
             thresholds,
+            retention,
+            metrics_file,
         })
     }
 }
@@ -342,6 +393,97 @@ fn seconds(
         }),
         s => Ok(s.map(Duration::from_secs)),
     }
+}
+
+impl FileRules {
+    /// The typed policy; `what` names the table in errors.
+    pub fn to_policy(&self, what: &'static str) -> Result<crate::retention::Policy, ConfigError> {
+        let keep_within =
+            match &self.keep_within {
+                Some(t) => Some(crate::retention::Within::parse(t).map_err(|reason| {
+                    ConfigError::Invalid {
+                        what,
+                        value: format!("keep_within = {t:?}"),
+                        reason,
+                    }
+                })?),
+                None => None,
+            };
+        let policy = crate::retention::Policy {
+            keep_last: self.keep_last.unwrap_or(0),
+            keep_daily: self.keep_daily.unwrap_or(0),
+            keep_weekly: self.keep_weekly.unwrap_or(0),
+            keep_monthly: self.keep_monthly.unwrap_or(0),
+            keep_within,
+        };
+        if policy.is_empty() {
+            return Err(ConfigError::Invalid {
+                what,
+                value: "no keep rule".into(),
+                reason: "it would keep nothing; set at least one of keep_last, keep_daily, keep_weekly, keep_monthly (above 0) or keep_within".into(),
+            });
+        }
+        Ok(policy)
+    }
+
+    fn is_unset(&self) -> bool {
+        self.keep_last.is_none()
+            && self.keep_daily.is_none()
+            && self.keep_weekly.is_none()
+            && self.keep_monthly.is_none()
+            && self.keep_within.is_none()
+    }
+}
+
+/// `[backup] keep = N` is the plan's single-backup retention (keep the N
+/// newest of each kind); `[backup.retention]` replaces it, and giving both is
+/// refused rather than guessed. A kind's own table replaces the common rules
+/// for that kind.
+fn resolve_retention(
+    backup: &FileBackup,
+    keep: usize,
+) -> Result<crate::retention::Policies, ConfigError> {
+    use crate::retention::{Policies, Policy};
+    let single = Policy::keep_last(u32::try_from(keep).unwrap_or(u32::MAX));
+    let Some(r) = &backup.retention else {
+        return Ok(Policies::uniform(single));
+    };
+    if backup.keep.is_some() {
+        return Err(ConfigError::Invalid {
+            what: "backup.keep",
+            value: keep.to_string(),
+            reason: "[backup.retention] is also set; remove `keep` and write `keep_last` in [backup.retention] instead".into(),
+        });
+    }
+    let common = FileRules {
+        keep_last: r.keep_last,
+        keep_daily: r.keep_daily,
+        keep_weekly: r.keep_weekly,
+        keep_monthly: r.keep_monthly,
+        keep_within: r.keep_within.clone(),
+    };
+    let default = if common.is_unset() {
+        single
+    } else {
+        common.to_policy("backup.retention")?
+    };
+    let mut policies = Policies::uniform(default);
+    for (kind, what, rules) in [
+        ("full", "backup.retention.full", &r.full),
+        ("safety", "backup.retention.safety", &r.safety),
+        (
+            "pre-upgrade",
+            "backup.retention.pre-upgrade",
+            &r.pre_upgrade,
+        ),
+    ] {
+        if let Some(rules) = rules {
+            policies
+                .per_kind
+                .insert(kind.to_owned(), rules.to_policy(what)?);
+        }
+    }
+    Ok(policies)
 }
 
 pub fn validate_percentage(p: f64) -> Result<(), ConfigError> {
@@ -441,6 +583,74 @@ mod tests {
     fn config_file_refuses_unknown_keys_and_plain_passwords() {
         let err = toml::from_str::<FileConfig>("[neo4j]\npassword = \"x\"\n").unwrap_err();
         assert!(err.message().contains("password"));
+    }
+
+    #[test]
+    fn retention_tables_per_kind_replace_the_common_rules() {
+        use crate::retention::{Policy, Within};
+        let none = |_: &str| None;
+        let file: FileConfig = toml::from_str(
+            "[backup.retention]\nkeep_daily = 7\nkeep_weekly = 4\nkeep_monthly = 3\n\
+             [backup.retention.pre-upgrade]\nkeep_last = 2\nkeep_within = \"2w\"\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(&FlagValues::default(), &none, &file).unwrap();
+        let common = Policy {
+            keep_daily: 7,
+            keep_weekly: 4,
+            keep_monthly: 3,
+            ..Policy::default()
+        };
+        assert_eq!(s.retention.for_kind("full"), &common);
+        assert_eq!(s.retention.for_kind("safety"), &common);
+        assert_eq!(
+            s.retention.for_kind("pre-upgrade"),
+            &Policy {
+                keep_last: 2,
+                keep_within: Some(Within::parse("2w").unwrap()),
+                ..Policy::default()
+            }
+        );
+        // Without a table: `keep` of each kind, 1 by default.
+        let s = Settings::resolve(&FlagValues::default(), &none, &FileConfig::default()).unwrap();
+        assert_eq!(s.retention.for_kind("full"), &Policy::keep_last(1));
+        // Only a kind's table: the others keep the plan's default.
+        let file: FileConfig =
+            toml::from_str("[backup.retention.safety]\nkeep_last = 3\n").unwrap();
+        let s = Settings::resolve(&FlagValues::default(), &none, &file).unwrap();
+        assert_eq!(s.retention.for_kind("full"), &Policy::keep_last(1));
+        assert_eq!(s.retention.for_kind("safety"), &Policy::keep_last(3));
+    }
+
+    #[test]
+    fn retention_mistakes_are_refused() {
+        let none = |_: &str| None;
+        for (text, says) in [
+            ("[backup.retention]\nkeep_dayly = 7\n", "unknown field"),
+            ("[backup.retention.fulll]\nkeep_last = 1\n", "unknown field"),
+            (
+                "[backup.retention.full]\nkeep_last = 1\nkeep_hourly = 2\n",
+                "unknown field",
+            ),
+        ] {
+            let e = toml::from_str::<FileConfig>(text).unwrap_err();
+            assert!(e.message().contains(says), "{text}: {e}");
+        }
+        for (text, says) in [
+            (
+                "[backup]\nkeep = 2\n[backup.retention]\nkeep_last = 3\n",
+                "remove `keep`",
+            ),
+            ("[backup.retention]\nkeep_last = 0\n", "keep nothing"),
+            (
+                "[backup.retention.full]\nkeep_within = \"3 months\"\n",
+                "keep_within",
+            ),
+        ] {
+            let file: FileConfig = toml::from_str(text).unwrap();
+            let e = Settings::resolve(&FlagValues::default(), &none, &file).unwrap_err();
+            assert!(e.to_string().contains(says), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub mod lock;
 mod owner;
 
 pub use error::SafetyError;
+/// The local layer alone, for work on the backup folder that needs no
+/// database lease (backup create, prune).
+pub(crate) use flock::LocalLock;
 pub use flock::LOCK_FILE;
 pub use journal::{Journal, JournalEntry, OperationKind, Phase, JOURNAL_FILE};
 pub use lease::{DEFAULT_LEASE, LOCK_LABEL};
