@@ -758,7 +758,30 @@ fn drills_pass_into_a_second_server_and_refuse_or_fail_safely() {
     );
     assert!(empty(&scratch_db), "scratch still empty");
 
-    // 4. A scratch database that holds data is refused and left as it was.
+    // 4. A load that fails part-way (injected after the data is in, before
+    //    the count checks; and mid-load): a failed drill, exit 20, and the
+    //    scratch database emptied all the same.
+    for fault in ["restore.before-verify:1", "restore.batch:2"] {
+        let out = t
+            .cmd()
+            .env("IGN_SETUP_DRILL_PASSWORD", &scratch.password)
+            .env("IGN_SETUP_FAULT", fault)
+            .args(["backup", "drill", "--json", "--into", &scratch.uri])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(20), "{fault}: {out:?}");
+        let doc = json_of(&out);
+        assert_eq!(doc["ok"], false);
+        assert_eq!(doc["drill"]["checks"][0]["name"], "load");
+        assert_eq!(doc["drill"]["checks"][0]["ok"], false);
+        assert_eq!(doc["drill"]["emptied"], true);
+        assert!(
+            empty(&scratch_db),
+            "{fault}: scratch emptied after a failed load"
+        );
+    }
+
+    // 5. A scratch database that holds data is refused and left as it was.
     crate::support::runtime()
         .block_on(scratch_db.run(neo4rs::query("CREATE (:SomeonesData {x: 1})")))
         .unwrap();
