@@ -187,6 +187,59 @@ fn prune_dry_run_changes_nothing_and_prune_removes_exactly_the_listed_backups() 
             .collect::<BTreeSet<_>>()
     );
 
+    // --kind prunes one kind and leaves the others alone; the metrics file
+    // comes from the environment (or [metrics] file) as well as the flag.
+    let prom = work.path().join("env.prom");
+    let out = bare_cmd(work.path())
+        .env("IGN_SETUP_METRICS_FILE", &prom)
+        .args([
+            "backup",
+            "prune",
+            "--json",
+            "--kind",
+            "pre-upgrade",
+            "--keep-last",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let doc = json_of(&out);
+    let removed: Vec<&str> = doc["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(removed, [pre[1].as_str(), pre[0].as_str()]);
+    let full_left = doc["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "full" && b["file"] != journalled.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        full_left["reasons"][0]["protected"],
+        "a kind not being pruned"
+    );
+    assert_eq!(
+        sample(
+            &metrics(&prom),
+            "ign_setup_last_success",
+            ("operation", "prune")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics(&prom),
+            "ign_setup_backups",
+            ("kind", "pre-upgrade")
+        ),
+        Some(1.0)
+    );
+
     // Rules that keep nothing are refused; so are unknown config keys.
     bare_cmd(work.path())
         .args(["backup", "prune", "--keep-last", "0"])
