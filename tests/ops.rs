@@ -187,6 +187,59 @@ fn prune_dry_run_changes_nothing_and_prune_removes_exactly_the_listed_backups() 
             .collect::<BTreeSet<_>>()
     );
 
+    // --kind prunes one kind and leaves the others alone; the metrics file
+    // comes from the environment (or [metrics] file) as well as the flag.
+    let prom = work.path().join("env.prom");
+    let out = bare_cmd(work.path())
+        .env("IGN_SETUP_METRICS_FILE", &prom)
+        .args([
+            "backup",
+            "prune",
+            "--json",
+            "--kind",
+            "pre-upgrade",
+            "--keep-last",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let doc = json_of(&out);
+    let removed: Vec<&str> = doc["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap())
+        .collect();
+    assert_eq!(removed, [pre[1].as_str(), pre[0].as_str()]);
+    let full_left = doc["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["kind"] == "full" && b["file"] != journalled.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        full_left["reasons"][0]["protected"],
+        "a kind not being pruned"
+    );
+    assert_eq!(
+        sample(
+            &metrics(&prom),
+            "ign_setup_last_success",
+            ("operation", "prune")
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(
+            &metrics(&prom),
+            "ign_setup_backups",
+            ("kind", "pre-upgrade")
+        ),
+        Some(1.0)
+    );
+
     // Rules that keep nothing are refused; so are unknown config keys.
     bare_cmd(work.path())
         .args(["backup", "prune", "--keep-last", "0"])
@@ -758,7 +811,30 @@ fn drills_pass_into_a_second_server_and_refuse_or_fail_safely() {
     );
     assert!(empty(&scratch_db), "scratch still empty");
 
-    // 4. A scratch database that holds data is refused and left as it was.
+    // 4. A load that fails part-way (injected after the data is in, before
+    //    the count checks; and mid-load): a failed drill, exit 20, and the
+    //    scratch database emptied all the same.
+    for fault in ["restore.before-verify:1", "restore.batch:2"] {
+        let out = t
+            .cmd()
+            .env("IGN_SETUP_DRILL_PASSWORD", &scratch.password)
+            .env("IGN_SETUP_FAULT", fault)
+            .args(["backup", "drill", "--json", "--into", &scratch.uri])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(20), "{fault}: {out:?}");
+        let doc = json_of(&out);
+        assert_eq!(doc["ok"], false);
+        assert_eq!(doc["drill"]["checks"][0]["name"], "load");
+        assert_eq!(doc["drill"]["checks"][0]["ok"], false);
+        assert_eq!(doc["drill"]["emptied"], true);
+        assert!(
+            empty(&scratch_db),
+            "{fault}: scratch emptied after a failed load"
+        );
+    }
+
+    // 5. A scratch database that holds data is refused and left as it was.
     crate::support::runtime()
         .block_on(scratch_db.run(neo4rs::query("CREATE (:SomeonesData {x: 1})")))
         .unwrap();
