@@ -16,28 +16,9 @@ use neo4rs::{
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use crate::support::{repo_root, runtime, snapshot_dir, TestDb};
+use crate::support::{repo_root, run_json, runtime, snapshot_dir, TestDb};
 
 // ---------------------------------------------------------------- helpers
-
-/// Runs `ign-setup ARGS --json`, checks the exit code and returns stdout as JSON.
-fn run_json(t: &TestDb, args: &[&str], code: i32) -> Value {
-    let out = t
-        .cmd()
-        .args(args)
-        .arg("--json")
-        .assert()
-        .code(code)
-        .get_output()
-        .clone();
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "`{args:?}` printed no JSON ({e}):\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
 
 fn create(t: &TestDb) -> Value {
     let doc = run_json(t, &["backup", "create"], 0);

@@ -12,25 +12,7 @@ use crate::support::schema::{
     build_rich_schema, edit_schema, is_community, rename_lookup_indexes, schema_rows,
     ENTERPRISE_SCHEMA,
 };
-use crate::support::{repo_root, snapshot_dir, timestamped_backups, TestDb};
-
-fn run_json(t: &TestDb, args: &[&str], code: i32) -> Value {
-    let out = t
-        .cmd()
-        .args(args)
-        .arg("--json")
-        .assert()
-        .code(code)
-        .get_output()
-        .clone();
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "`{args:?}` printed no JSON ({e}):\nstdout: {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
+use crate::support::{repo_root, run_json, snapshot_dir, timestamped_backups, TestDb};
 
 fn newest_backup(t: &TestDb) -> String {
     timestamped_backups(&t.backup_dir()).pop().unwrap()

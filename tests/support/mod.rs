@@ -230,6 +230,25 @@ pub fn pass_query_log(cmd: &mut std::process::Command) {
     }
 }
 
+/// Runs `ign-setup ARGS --json`, checks the exit code and returns stdout as JSON.
+pub fn run_json(t: &TestDb, args: &[&str], code: i32) -> serde_json::Value {
+    let out = t
+        .cmd()
+        .args(args)
+        .arg("--json")
+        .assert()
+        .code(code)
+        .get_output()
+        .clone();
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "`{args:?}` printed no JSON ({e}):\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 /// Every file below `dir` with its bytes, to prove a folder was left as it was.
 pub fn snapshot_dir(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
