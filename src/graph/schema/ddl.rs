@@ -622,10 +622,10 @@ impl std::fmt::Display for PopulationError {
 /// How long population may show no progress at all before it counts as stuck.
 const STALL: Duration = Duration::from_secs(600);
 
-/// Waits until every index is ONLINE. Polls `SHOW INDEXES` (a blocking
-/// `db.awaitIndexes` would outlast the driver's per-message timeout on a
-/// large database); a FAILED index, or none making progress for ten
-/// minutes, ends the wait with an error.
+/// Waits until every index is ONLINE. Polls `SHOW INDEXES` rather than
+/// calling `db.awaitIndexes`, whose fixed timeout fails a large but healthy
+/// population: a FAILED index, or none making progress for ten minutes,
+/// ends the wait with an error, and progress can be watched meanwhile.
 pub async fn await_indexes(db: &Db) -> Result<Result<(), PopulationError>, GraphError> {
     let mut delay = Duration::from_millis(50);
     let mut last_progress = Instant::now();
