@@ -26,20 +26,8 @@ fn password(args: &DrillArgs) -> std::result::Result<Secret, DrillError> {
 }
 
 fn database_name(name: &str) -> std::result::Result<String, ConfigError> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if ok {
-        Ok(name.to_owned())
-    } else {
-        Err(ConfigError::Invalid {
-            what: "--into-database",
-            value: name.to_owned(),
-            reason: "use letters, digits, '.', '-' or '_' (at most 63 characters)".into(),
-        })
-    }
+    crate::config::validate_database_name("--into-database", name)?;
+    Ok(name.to_owned())
 }
 
 pub async fn run(ctx: &Context, args: DrillArgs) -> Result<Report> {

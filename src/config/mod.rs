@@ -290,7 +290,7 @@ impl Settings {
             .or_else(|| env("NEO4J_DATABASE"))
             .or_else(|| file.neo4j.database.clone());
         if let Some(db) = &database {
-            validate_database_name(db)?;
+            validate_database_name("database name", db)?;
         }
         let connect_timeout = seconds(
             "connect timeout",
@@ -497,9 +497,10 @@ pub fn validate_percentage(p: f64) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// Neo4j database names: ASCII letters, digits, dots and dashes, 3 to 63 characters
-/// (ArcadeDB and older servers are laxer; we only refuse what could never be valid).
-fn validate_database_name(name: &str) -> Result<(), ConfigError> {
+/// Neo4j database names: ASCII letters, digits, dots and dashes, 3 to 63
+/// characters (we only refuse what could never be valid). `what` names the
+/// setting in the error.
+pub(crate) fn validate_database_name(what: &'static str, name: &str) -> Result<(), ConfigError> {
     let ok = !name.is_empty()
         && name.len() <= 63
         && name
@@ -509,7 +510,7 @@ fn validate_database_name(name: &str) -> Result<(), ConfigError> {
         Ok(())
     } else {
         Err(ConfigError::Invalid {
-            what: "database name",
+            what,
             value: name.to_owned(),
             reason: "use letters, digits, '.', '-' or '_' (at most 63 characters)".into(),
         })
