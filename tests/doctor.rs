@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
-use crate::support::{bare_cmd, TestDb};
+use crate::support::{bare_cmd, run_json, TestDb};
 
 #[test]
 fn doctor_names_the_server_and_passes() {
@@ -34,13 +34,40 @@ fn doctor_names_the_server_and_passes() {
 }
 
 #[test]
-fn doctor_fails_when_the_backup_folder_is_missing() {
+fn a_missing_or_loose_backup_folder_is_a_warning_and_an_unwritable_one_fails() {
+    use std::os::unix::fs::PermissionsExt;
     let t = TestDb::acquire();
+    // Missing: the first write creates it, so doctor passes and says so.
+    let doc = run_json(&t, &["doctor", "--backup-dir", "nowhere"], 0);
+    assert_eq!(doc["backup_dir"]["exists"], false);
+    assert!(doc["backup_dir"]["warning"]
+        .as_str()
+        .unwrap()
+        .contains("creates it with mode 0750"));
+    assert!(!t.path("nowhere").exists(), "doctor must not create it");
+    // 0755, as a fresh clone has it: a warning naming the fix, exit 0.
+    std::fs::set_permissions(t.backup_dir(), PermissionsExt::from_mode(0o755)).unwrap();
     t.cmd()
-        .args(["doctor", "--backup-dir", "nowhere"])
+        .arg("doctor")
         .assert()
-        .code(5)
-        .stdout(predicate::str::contains("does not exist"));
+        .success()
+        .stdout(predicate::str::contains("looser than 0750"))
+        .stdout(predicate::str::contains("chmod 750"))
+        .stdout(predicate::str::contains("with a warning"));
+    let mode = std::fs::metadata(t.backup_dir())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o755, "doctor only reports; it changes nothing");
+    // A file in place of the folder is a failure that names it.
+    let file = t.path("a-file");
+    std::fs::write(&file, b"x").unwrap();
+    t.cmd()
+        .args(["doctor", "--backup-dir", "a-file"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("a-file"));
 }
 
 #[test]

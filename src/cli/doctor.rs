@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::json;
 
-use super::output::{mark, Report};
+use super::output::{mark, warn_mark, Report};
 use super::Context;
 use crate::error::{exit, Result};
 
@@ -33,11 +33,17 @@ pub async fn run(ctx: &Context) -> Result<Report> {
         server.edition,
         db.address(),
         database,
-        mark(folder.ok),
+        if folder.warning.is_some() { warn_mark() } else { mark(folder.ok) },
         folder.summary,
         mark(version_ok),
         version_text,
-        if ok { "All checks passed." } else { "Some checks failed." }
+        if !ok {
+            "Some checks failed."
+        } else if folder.warning.is_some() {
+            "All checks passed (with a warning)."
+        } else {
+            "All checks passed."
+        }
     );
     let doc = json!({
         "ok": ok,
@@ -50,6 +56,7 @@ pub async fn run(ctx: &Context) -> Result<Report> {
             "writable": folder.writable,
             "mode": folder.mode.map(|m| format!("{m:04o}")),
             "problem": folder.problem,
+            "warning": folder.warning,
         },
         "installed_version": version_json,
     });
@@ -62,6 +69,8 @@ struct FolderCheck {
     writable: bool,
     mode: Option<u32>,
     problem: Option<String>,
+    /// Not a failure: something the operator may want to change.
+    warning: Option<String>,
     summary: String,
 }
 
@@ -73,10 +82,23 @@ fn check_folder(dir: &Path) -> FolderCheck {
         Ok(_) => {
             return FolderCheck::failed(false, format!("{shown} is not a folder: move that file away"))
         }
-        Err(_) => {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return FolderCheck {
+                ok: true,
+                exists: false,
+                writable: false,
+                mode: None,
+                warning: Some(format!(
+                    "{shown} does not exist yet: the first command that writes creates it with mode 0750 (or pass --backup-dir)"
+                )),
+                problem: None,
+                summary: format!("{shown} (not created yet)"),
+            }
+        }
+        Err(e) => {
             return FolderCheck::failed(
                 false,
-                format!("{shown} does not exist: create it with `mkdir -p -m 750 {shown}` or pass --backup-dir"),
+                format!("{shown} cannot be read ({e}): fix its owner or permissions, or pass --backup-dir"),
             )
         }
     };
@@ -84,32 +106,26 @@ fn check_folder(dir: &Path) -> FolderCheck {
     let probe = dir.join(format!(".ign-setup-doctor-{}", std::process::id()));
     let writable = std::fs::write(&probe, b"").is_ok();
     let _ = std::fs::remove_file(&probe);
-    let (ok, problem) = if !writable {
-        (
-            false,
-            Some(format!(
-                "{shown} is not writable by this user: fix its owner or permissions"
-            )),
+    let problem = (!writable)
+        .then(|| format!("{shown} is not writable by this user: fix its owner or permissions"));
+    // A fresh clone has the folder at 0755 (git keeps no folder modes); every
+    // command that writes tightens it to 0750, so a looser mode is only a warning.
+    let warning = (writable && mode & 0o027 != 0).then(|| {
+        format!(
+            "{shown} has mode {mode:04o}, looser than 0750: the next write tightens it, or run `chmod 750 {shown}` now"
         )
-    } else if mode & 0o027 != 0 {
-        (
-            false,
-            Some(format!(
-                "{shown} has permissions {mode:04o}, looser than the documented 0750: run `chmod 750 {shown}`"
-            )),
-        )
-    } else {
-        (true, None)
-    };
-    let summary = match &problem {
-        Some(p) => p.clone(),
-        None => format!("{shown} (writable, mode {mode:04o})"),
+    });
+    let summary = match (&problem, &warning) {
+        (Some(p), _) => p.clone(),
+        (None, Some(w)) => w.clone(),
+        (None, None) => format!("{shown} (writable, mode {mode:04o})"),
     };
     FolderCheck {
-        ok,
+        ok: problem.is_none(),
         exists: true,
         writable,
         mode: Some(mode),
+        warning,
         problem,
         summary,
     }
@@ -122,6 +138,7 @@ impl FolderCheck {
             exists,
             writable: false,
             mode: None,
+            warning: None,
             summary: problem.clone(),
             problem: Some(problem),
         }
