@@ -177,7 +177,7 @@ impl Catalog {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EntryKind {
+pub(super) enum EntryKind {
     File,
     Dir,
     Symlink,
@@ -189,7 +189,9 @@ enum EntryKind {
 ///
 /// Sorting makes loading deterministic, so the same broken folder always
 /// yields the same error.
-fn list_dir(dir: &Path) -> Result<Vec<(std::ffi::OsString, PathBuf, EntryKind)>, MigrationError> {
+pub(super) fn list_dir(
+    dir: &Path,
+) -> Result<Vec<(std::ffi::OsString, PathBuf, EntryKind)>, MigrationError> {
     let io_err = |path: &Path| {
         let path = path.to_owned();
         move |source| MigrationError::Io { path, source }
@@ -234,7 +236,7 @@ fn example_version(name: &str) -> String {
 /// The sequence number of a file named `NNN_name.cypher`, as a key that
 /// compares numerically (`(digit count, digits)` with leading zeros removed)
 /// without overflowing on absurdly long numbers.
-fn sequence_key(file_name: &str) -> Option<(usize, String)> {
+pub(super) fn sequence_key(file_name: &str) -> Option<(usize, String)> {
     let stem = file_name.strip_suffix(".cypher")?;
     let (digits, name) = stem.split_once('_')?;
     let valid_digits = digits.len() >= 3 && digits.bytes().all(|b| b.is_ascii_digit());

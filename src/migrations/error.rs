@@ -21,6 +21,27 @@ pub enum MigrationError {
     )]
     DirMissing { path: PathBuf },
 
+    /// `migrations new` was given a name that cannot be part of a file name.
+    #[error(
+        "`{name}` cannot name a migration: use letters, digits, `_` or `-` (for example add_session_index)"
+    )]
+    BadMigrationName { name: String },
+
+    /// `migrations new` has no version folder to add to.
+    #[error(
+        "`{path}` has no version folder yet: pass --version X.Y.Z for the release this migration belongs to"
+    )]
+    NoVersionFolder { path: PathBuf },
+
+    /// `migrations new --version` names a new folder older than the newest one.
+    #[error(
+        "version {version} would be a new folder older than the newest one ({newest}): migrations of a new release need a version above {newest}"
+    )]
+    OlderVersion {
+        version: semver::Version,
+        newest: semver::Version,
+    },
+
     /// The migrations folder path names something other than a folder.
     #[error(
         "migrations folder `{path}` is not a folder: point to the folder that holds the X.Y.Z version folders"

@@ -47,20 +47,22 @@
 //!
 //! # Portability
 //!
-//! The shipped migrations stick to Cypher that both Neo4j 5 and openCypher
-//! engines such as ArcadeDB accept: `CREATE CONSTRAINT name IF NOT EXISTS FOR
+//! The shipped migrations stick to Cypher that Neo4j 5.26 and the 2025 and
+//! later releases accept under both `CYPHER 5` and `CYPHER 25` (the Cypher
+//! gate in CI lints them): `CREATE CONSTRAINT name IF NOT EXISTS FOR
 //! (n:Label) REQUIRE n.prop IS UNIQUE`, `CREATE INDEX name IF NOT EXISTS FOR
-//! (n:Label) ON (n.prop)`, and `MATCH`/`MERGE`/`SET` for data, with no
-//! full-text indexes, no APOC and no server-side `datetime()`.
+//! (n:Label) ON (n.prop)`, and `MATCH`/`MERGE`/`SET` for data, with no APOC.
 
 mod catalog;
 mod classify;
 mod error;
+mod scaffold;
 mod split;
 
 pub use catalog::{Catalog, Migration, VersionDir, MAX_FILE_SIZE, VERIFY_FILE};
 pub use classify::{classify, group_into_transactions, Statement, StatementKind, TxGroup};
 pub use error::MigrationError;
+pub use scaffold::{scaffold, Scaffold};
 pub use split::{
     split_statements, split_statements_with_lines, SplitError, SplitStatement, Unterminated,
 };
