@@ -109,7 +109,7 @@ fn the_query_timeout_is_enforced_by_the_server_and_rolls_back() {
         .args(["doctor", "--query-timeout", "0"])
         .assert()
         .code(3)
-        .stderr(predicate::str::contains("query timeout"));
+        .stderr(predicate::str::contains("invalid --query-timeout `0`"));
 }
 
 #[test]

@@ -241,6 +241,8 @@ pub struct Settings {
     pub retention: crate::retention::Policies,
     /// `--metrics-file`, `IGN_SETUP_METRICS_FILE`, `[metrics] file`.
     pub metrics_file: Option<PathBuf>,
+    /// Where each value came from.
+    pub sources: Sources,
 }
 
 /// Reads one environment variable; a function so tests can supply their own.
@@ -250,6 +252,38 @@ pub fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// Where a setting's value came from (`ign-setup config show`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "from", content = "name", rename_all = "snake_case")]
+pub enum Source {
+    /// A command-line flag, such as `--uri`.
+    Flag(&'static str),
+    /// An environment variable, such as `NEO4J_URI`.
+    Env(&'static str),
+    /// A key of the config file, such as `[neo4j] uri`.
+    File(&'static str),
+    Default,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Flag(name) => write!(f, "flag {name}"),
+            Source::Env(name) => write!(f, "environment {name}"),
+            Source::File(key) => write!(f, "config file {key}"),
+            Source::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// The source of every setting, in the order `config show` lists them.
+pub type Sources = Vec<(&'static str, Source)>;
+
+/// The first layer that sets a value, in precedence order.
+fn first<T>(layers: impl IntoIterator<Item = (Option<T>, Source)>) -> Option<(T, Source)> {
+    layers.into_iter().find_map(|(v, s)| v.map(|v| (v, s)))
+}
+
 impl Settings {
     /// Applies the precedence order: flags > environment > file > defaults.
     pub fn resolve(
@@ -257,68 +291,107 @@ impl Settings {
         env: EnvLookup<'_>,
         file: &FileConfig,
     ) -> Result<Settings, ConfigError> {
-        let uri_text = flags
-            .uri
-            .clone()
-            .or_else(|| env("NEO4J_URI"))
-            .or_else(|| file.neo4j.uri.clone())
-            .unwrap_or_else(|| DEFAULT_URI.to_owned());
+        let mut sources: Sources = Vec::new();
+        let (uri_text, from) = first([
+            (flags.uri.clone(), Source::Flag("--uri")),
+            (env("NEO4J_URI"), Source::Env("NEO4J_URI")),
+            (file.neo4j.uri.clone(), Source::File("[neo4j] uri")),
+        ])
+        .unwrap_or_else(|| (DEFAULT_URI.to_owned(), Source::Default));
+        sources.push(("uri", from));
         let uri = BoltUri::parse(&uri_text)?;
-        let user = flags
-            .user
-            .clone()
-            .or_else(|| env("NEO4J_USERNAME"))
-            .or_else(|| env("NEO4J_USER"))
-            .or_else(|| file.neo4j.user.clone())
-            .unwrap_or_else(|| DEFAULT_USER.to_owned());
-        let password = if let Some(p) = &flags.password {
-            PasswordSource::Given(Secret::new(p.clone()))
-        } else if let Some(f) = &flags.password_file {
-            PasswordSource::File(f.clone())
-        } else if let Some(p) = env("NEO4J_PASSWORD") {
-            PasswordSource::Given(Secret::new(p))
-        } else if let Some(f) = env("NEO4J_PASSWORD_FILE") {
-            PasswordSource::File(PathBuf::from(f))
-        } else if let Some(f) = &file.neo4j.password_file {
-            PasswordSource::File(f.clone())
-        } else {
-            PasswordSource::Prompt
-        };
-        let database = flags
-            .database
-            .clone()
-            .or_else(|| env("NEO4J_DATABASE"))
-            .or_else(|| file.neo4j.database.clone());
+        let (user, from) = first([
+            (flags.user.clone(), Source::Flag("--user")),
+            (env("NEO4J_USERNAME"), Source::Env("NEO4J_USERNAME")),
+            (env("NEO4J_USER"), Source::Env("NEO4J_USER")),
+            (file.neo4j.user.clone(), Source::File("[neo4j] user")),
+        ])
+        .unwrap_or_else(|| (DEFAULT_USER.to_owned(), Source::Default));
+        sources.push(("user", from));
+        let given = |p: Option<String>| p.map(|p| PasswordSource::Given(Secret::new(p)));
+        let path = |p: Option<PathBuf>| p.map(PasswordSource::File);
+        let (password, from) = first([
+            (given(flags.password.clone()), Source::Flag("--password")),
+            (
+                path(flags.password_file.clone()),
+                Source::Flag("--password-file"),
+            ),
+            (given(env("NEO4J_PASSWORD")), Source::Env("NEO4J_PASSWORD")),
+            (
+                path(env("NEO4J_PASSWORD_FILE").map(PathBuf::from)),
+                Source::Env("NEO4J_PASSWORD_FILE"),
+            ),
+            (
+                path(file.neo4j.password_file.clone()),
+                Source::File("[neo4j] password_file"),
+            ),
+        ])
+        .unwrap_or((PasswordSource::Prompt, Source::Default));
+        sources.push(("password", from));
+        let database = first([
+            (flags.database.clone(), Source::Flag("--database")),
+            (env("NEO4J_DATABASE"), Source::Env("NEO4J_DATABASE")),
+            (
+                file.neo4j.database.clone(),
+                Source::File("[neo4j] database"),
+            ),
+        ]);
+        sources.push((
+            "database",
+            database.as_ref().map_or(Source::Default, |d| d.1),
+        ));
+        let database = database.map(|d| d.0);
         if let Some(db) = &database {
             validate_database_name("database name", db)?;
         }
         let connect_timeout = seconds(
-            "connect timeout",
-            flags.connect_timeout_secs,
+            ("--connect-timeout", flags.connect_timeout_secs),
             "IGN_SETUP_CONNECT_TIMEOUT",
             env,
-            file.neo4j.connect_timeout_secs,
-        )?
-        .unwrap_or(DEFAULT_CONNECT_TIMEOUT);
+            (
+                "[neo4j] connect_timeout_secs",
+                file.neo4j.connect_timeout_secs,
+            ),
+        )?;
+        sources.push((
+            "connect_timeout",
+            connect_timeout.map_or(Source::Default, |t| t.1),
+        ));
+        let connect_timeout = connect_timeout.map_or(DEFAULT_CONNECT_TIMEOUT, |t| t.0);
         let query_timeout = seconds(
-            "query timeout",
-            flags.query_timeout_secs,
+            ("--query-timeout", flags.query_timeout_secs),
             "IGN_SETUP_QUERY_TIMEOUT",
             env,
-            file.neo4j.query_timeout_secs,
+            ("[neo4j] query_timeout_secs", file.neo4j.query_timeout_secs),
         )?;
-        let backup_dir = flags
-            .backup_dir
-            .clone()
-            .or_else(|| env("IGN_SETUP_BACKUP_DIR").map(PathBuf::from))
-            .or_else(|| file.backup.dir.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_BACKUP_DIR));
-        let migrations_dir = flags
-            .migrations_dir
-            .clone()
-            .or_else(|| env("IGN_SETUP_MIGRATIONS_DIR").map(PathBuf::from))
-            .or_else(|| file.migrations.dir.clone())
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_MIGRATIONS_DIR));
+        sources.push((
+            "query_timeout",
+            query_timeout.map_or(Source::Default, |t| t.1),
+        ));
+        let query_timeout = query_timeout.map(|t| t.0);
+        let (backup_dir, from) = first([
+            (flags.backup_dir.clone(), Source::Flag("--backup-dir")),
+            (
+                env("IGN_SETUP_BACKUP_DIR").map(PathBuf::from),
+                Source::Env("IGN_SETUP_BACKUP_DIR"),
+            ),
+            (file.backup.dir.clone(), Source::File("[backup] dir")),
+        ])
+        .unwrap_or_else(|| (PathBuf::from(DEFAULT_BACKUP_DIR), Source::Default));
+        sources.push(("backup_dir", from));
+        let (migrations_dir, from) = first([
+            (flags.migrations_dir.clone(), Source::Flag("--migrations")),
+            (
+                env("IGN_SETUP_MIGRATIONS_DIR").map(PathBuf::from),
+                Source::Env("IGN_SETUP_MIGRATIONS_DIR"),
+            ),
+            (
+                file.migrations.dir.clone(),
+                Source::File("[migrations] dir"),
+            ),
+        ])
+        .unwrap_or_else(|| (PathBuf::from(DEFAULT_MIGRATIONS_DIR), Source::Default));
+        sources.push(("migrations_dir", from));
         let keep = file.backup.keep.unwrap_or(1);
         if keep == 0 {
             return Err(ConfigError::Invalid {
@@ -327,6 +400,13 @@ impl Settings {
                 reason: "at least one backup must be kept".into(),
             });
         }
+        let from_file = |set: bool, key| {
+            if set {
+                Source::File(key)
+            } else {
+                Source::Default
+            }
+        };
         let defaults = Thresholds::default();
         let thresholds = Thresholds {
             nodes: file.backup.node_threshold.unwrap_or(defaults.nodes),
@@ -340,12 +420,49 @@ impl Settings {
                 .unwrap_or(defaults.percentage),
         };
         validate_percentage(thresholds.percentage)?;
+        sources.push((
+            "thresholds.nodes",
+            from_file(
+                file.backup.node_threshold.is_some(),
+                "[backup] node_threshold",
+            ),
+        ));
+        sources.push((
+            "thresholds.relationships",
+            from_file(
+                file.backup.relationship_threshold.is_some(),
+                "[backup] relationship_threshold",
+            ),
+        ));
+        sources.push((
+            "thresholds.percentage",
+            from_file(
+                file.backup.percentage_threshold.is_some(),
+                "[backup] percentage_threshold",
+            ),
+        ));
         let retention = resolve_retention(&file.backup, keep)?;
-        let metrics_file = flags
-            .metrics_file
-            .clone()
-            .or_else(|| env("IGN_SETUP_METRICS_FILE").map(PathBuf::from))
-            .or_else(|| file.metrics.file.clone());
+        sources.push((
+            "retention",
+            match (&file.backup.retention, file.backup.keep) {
+                (Some(_), _) => Source::File("[backup.retention]"),
+                (None, Some(_)) => Source::File("[backup] keep"),
+                (None, None) => Source::Default,
+            },
+        ));
+        let metrics_file = first([
+            (flags.metrics_file.clone(), Source::Flag("--metrics-file")),
+            (
+                env("IGN_SETUP_METRICS_FILE").map(PathBuf::from),
+                Source::Env("IGN_SETUP_METRICS_FILE"),
+            ),
+            (file.metrics.file.clone(), Source::File("[metrics] file")),
+        ]);
+        sources.push((
+            "metrics_file",
+            metrics_file.as_ref().map_or(Source::Default, |m| m.1),
+        ));
+        let metrics_file = metrics_file.map(|m| m.0);
         Ok(Settings {
             connect: ConnectSettings {
                 uri,
@@ -361,37 +478,52 @@ impl Settings {
             thresholds,
             retention,
             metrics_file,
+            sources,
         })
+    }
+
+    /// Where `setting` came from.
+    pub fn source(&self, setting: &str) -> Source {
+        self.sources
+            .iter()
+            .find(|(name, _)| *name == setting)
+            .map_or(Source::Default, |(_, s)| *s)
     }
 }
 
 /// A duration in whole seconds from the flag, else the environment variable,
-/// else the config file; None when none of them sets it. Zero is refused.
+/// else the config file, with where it came from; None when none of them sets
+/// it. Zero is refused, naming the layer that gave it.
 fn seconds(
-    what: &'static str,
-    flag: Option<u64>,
+    flag: (&'static str, Option<u64>),
     env_name: &'static str,
     env: EnvLookup<'_>,
-    file: Option<u64>,
-) -> Result<Option<Duration>, ConfigError> {
-    let secs = match flag {
-        Some(s) => Some(s),
-        None => match env(env_name) {
-            Some(v) => Some(v.parse::<u64>().map_err(|_| ConfigError::Invalid {
-                what: env_name,
-                value: v.clone(),
-                reason: "expected a whole number of seconds".into(),
-            })?),
-            None => file,
+    file: (&'static str, Option<u64>),
+) -> Result<Option<(Duration, Source)>, ConfigError> {
+    let found = match flag {
+        (name, Some(s)) => Some((s, Source::Flag(name))),
+        (_, None) => match env(env_name) {
+            Some(v) => Some((
+                v.trim().parse::<u64>().map_err(|_| ConfigError::Invalid {
+                    what: env_name,
+                    value: v.clone(),
+                    reason: "expected a whole number of seconds, such as 30".into(),
+                })?,
+                Source::Env(env_name),
+            )),
+            None => file.1.map(|s| (s, Source::File(file.0))),
         },
     };
-    match secs {
-        Some(0) => Err(ConfigError::Invalid {
-            what,
+    match found {
+        Some((0, from)) => Err(ConfigError::Invalid {
+            what: match from {
+                Source::Flag(n) | Source::Env(n) | Source::File(n) => n,
+                Source::Default => "timeout",
+            },
             value: "0".into(),
             reason: "must be at least 1 second".into(),
         }),
-        s => Ok(s.map(Duration::from_secs)),
+        s => Ok(s.map(|(secs, from)| (Duration::from_secs(secs), from))),
     }
 }
 
