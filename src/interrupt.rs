@@ -1,9 +1,40 @@
 //! Ctrl-C. Outside a destructive operation the process stops at once (exit
 //! 130). During one, the first Ctrl-C asks the operation to stop at the next
 //! batch and roll back; a second one exits immediately, leaving the journal
-//! for `ign-setup recover`.
+//! for `ign-setup recover` (exit 32, with a message that says so). Either way
+//! the terminal's settings are put back first, so a Ctrl-C at the password
+//! prompt never leaves echo off.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::OnceLock;
+
+/// The terminal's settings when the process started (stdin a terminal only).
+static TERMINAL: OnceLock<Option<libc::termios>> = OnceLock::new();
+
+fn save_terminal() {
+    TERMINAL.get_or_init(|| {
+        let mut t = std::mem::MaybeUninit::<libc::termios>::uninit();
+        #[allow(unsafe_code)]
+        // SAFETY: tcgetattr writes a termios into the buffer when it returns 0.
+        let rc = unsafe { libc::tcgetattr(libc::STDIN_FILENO, t.as_mut_ptr()) };
+        #[allow(unsafe_code)]
+        // SAFETY: initialised by the successful call above.
+        (rc == 0).then(|| unsafe { t.assume_init() })
+    });
+}
+
+/// Puts the terminal back as it was at start (echo on, cooked mode) and shows
+/// the cursor, which a prompt may have hidden.
+pub fn restore_terminal() {
+    if let Some(Some(t)) = TERMINAL.get() {
+        #[allow(unsafe_code)]
+        // SAFETY: t is a termios read from this same descriptor.
+        unsafe {
+            libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, t);
+        }
+        let _ = console::Term::stderr().show_cursor();
+    }
+}
 
 static REQUESTED: AtomicBool = AtomicBool::new(false);
 static DESTRUCTIVE: AtomicUsize = AtomicUsize::new(0);
@@ -30,11 +61,20 @@ impl Drop for DestructiveSection {
 
 /// Installs the handler (call once, inside the runtime).
 pub fn install() {
+    save_terminal();
     tokio::spawn(async {
         while tokio::signal::ctrl_c().await.is_ok() {
-            if DESTRUCTIVE.load(Ordering::SeqCst) == 0 || REQUESTED.swap(true, Ordering::SeqCst) {
-                eprintln!("\ninterrupted");
+            if DESTRUCTIVE.load(Ordering::SeqCst) == 0 {
+                restore_terminal();
+                eprintln!("\ninterrupted; nothing was changed");
                 std::process::exit(130);
+            }
+            if REQUESTED.swap(true, Ordering::SeqCst) {
+                restore_terminal();
+                eprintln!(
+                    "\ninterrupted in the middle of a change. Nothing is lost: the journal in the backup folder names the verified safety backup taken first, and `ign-setup recover` (or the next ign-setup command that connects) puts it back."
+                );
+                std::process::exit(crate::error::exit::RECOVERY_NEEDED);
             }
             eprintln!("\ninterrupt: stopping at the next step and rolling back (press Ctrl-C again to exit at once)");
         }

@@ -9,7 +9,8 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(enabled: bool, what: &str, total: u64) -> Progress {
-        if !enabled || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        if !enabled || crate::log::quiet() || !std::io::IsTerminal::is_terminal(&std::io::stderr())
+        {
             return Progress { bar: None };
         }
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());

@@ -24,3 +24,6 @@ mod schema;
 
 #[path = "ops.rs"]
 mod ops;
+
+#[path = "operator.rs"]
+mod operator;

@@ -209,6 +209,34 @@ impl BackupStore {
             .ok_or_else(|| BackupError::NoBackups(self.dir.clone()))
     }
 
+    /// The newest complete *full* backup: what `backup restore` takes without
+    /// `--file`. Safety and pre-upgrade backups hold the data a restore or
+    /// upgrade replaced, so restoring one must be asked for by name.
+    pub fn latest_full(&self) -> Result<BackupEntry, BackupError> {
+        let all: Vec<BackupEntry> = self
+            .list()?
+            .into_iter()
+            .filter(|e| e.metadata.is_some() && !e.is_initial())
+            .collect();
+        let others = all.len();
+        all.into_iter()
+            .find(|e| {
+                e.metadata
+                    .as_ref()
+                    .is_some_and(|m| m.backup_type == super::BackupType::Full.as_str())
+            })
+            .ok_or_else(|| {
+                if others == 0 {
+                    BackupError::NoBackups(self.dir.clone())
+                } else {
+                    BackupError::NoFullBackup {
+                        dir: self.dir.clone(),
+                        others,
+                    }
+                }
+            })
+    }
+
     /// Rewrites `backup_metadata.json` atomically from the folder's contents.
     pub fn write_index(&self) -> Result<(), BackupError> {
         let list = self.list()?;

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::output::{mark, Report};
+use super::output::{mark, thousands, Report};
 use super::Context;
 use crate::backup::format::INITIAL_BACKUP;
 use crate::backup::status::{change, current_counts, recommend, Counts};
@@ -81,8 +81,8 @@ pub async fn create(ctx: &Context, reason: Option<String>, auto: bool) -> Result
     let human = format!(
         "Backup created: {}\n  nodes: {}, relationships: {}, indexes and constraints: {}, size: {}\n  verified: checksum and counts ok{}",
         created.path.display(),
-        r.node_count,
-        r.relationship_count,
+        thousands(r.node_count),
+        thousands(r.relationship_count),
         r.schema_count,
         human_size(created.size),
         if removed.is_empty() { String::new() } else { format!("\n  removed by retention: {}", removed.join(", ")) }

@@ -28,18 +28,29 @@ pub async fn upgrade(ctx: &Context, args: UpgradeArgs) -> Result<Report> {
     // The folder is checked before connecting: a broken catalog is the
     // person's to fix, whatever the database holds.
     let catalog = load_catalog(ctx)?;
-    let db = ctx.connect().await?;
-    let plan = match lifecycle::prepare_upgrade(&db, &catalog, &args.to, &ctx.settings.backup_dir)
-        .await?
-    {
-        UpgradeDecision::AlreadyAt(v) => {
-            return Ok(Report::new(
-                format!("Already at {v}; nothing to do."),
-                json!({ "ok": true, "already_at": v.to_string(), "changed": false }),
-            ))
+    // Without --to: the newest release in the folder (the plan below says
+    // which, and asks, before anything changes).
+    let to = match (&args.to, catalog.latest()) {
+        (Some(to), _) => to.clone(),
+        (None, Some(latest)) => latest.version.clone(),
+        (None, None) => {
+            return Err(crate::error::Error::Usage(format!(
+                "the migrations folder `{}` has no version folder to upgrade to: pass --to X.Y.Z, or point --migrations at the folder that holds the releases",
+                catalog.dir().display()
+            )))
         }
-        UpgradeDecision::Plan(p) => p,
     };
+    let db = ctx.connect().await?;
+    let plan =
+        match lifecycle::prepare_upgrade(&db, &catalog, &to, &ctx.settings.backup_dir).await? {
+            UpgradeDecision::AlreadyAt(v) => {
+                return Ok(Report::new(
+                    format!("Already at {v}; nothing to do."),
+                    json!({ "ok": true, "already_at": v.to_string(), "changed": false }),
+                ))
+            }
+            UpgradeDecision::Plan(p) => p,
+        };
     if args.dry_run {
         return Ok(Report::new(
             format!("{plan}\n(dry run: nothing was changed)"),
@@ -110,6 +121,11 @@ fn describe_install(plan: &InstallPlan) -> String {
 pub async fn install(ctx: &Context, args: InstallArgs) -> Result<Report> {
     // A bundle is verified and unpacked before the database is touched; the
     // unpacked folder sits beside the backup folder and is removed at the end.
+    if args.bundle.is_some() && ctx.global.migrations.is_some() {
+        return Err(crate::error::Error::Usage(
+            "--bundle installs the migrations the bundle carries; leave out --migrations".into(),
+        ));
+    }
     let bundle = match &args.bundle {
         Some(zip) => {
             let parent = ctx
@@ -309,4 +325,32 @@ pub async fn status(ctx: &Context) -> Result<Report> {
         json!({ "ok": code == exit::OK, "status": verdict, "migrations": status }),
     )
     .with_exit_code(code))
+}
+
+/// `ign-setup migrations new NAME [--version X.Y.Z]`.
+pub fn new_migration(
+    ctx: &Context,
+    name: &str,
+    version: Option<&semver::Version>,
+) -> Result<Report> {
+    let made = crate::migrations::scaffold(&ctx.settings.migrations_dir, version, name)?;
+    let human = format!(
+        "Created {}{}
+Write its statements; until it holds one, the migrations folder is refused (so it cannot be applied half-written).",
+        made.path.display(),
+        if made.new_version {
+            format!(" (new release folder {})", made.version)
+        } else {
+            String::new()
+        }
+    );
+    Ok(Report::new(
+        human,
+        json!({
+            "ok": true,
+            "path": made.path.display().to_string(),
+            "version": made.version.to_string(),
+            "new_version": made.new_version,
+        }),
+    ))
 }

@@ -3,8 +3,10 @@
 //! through the library.
 
 pub mod backup;
+pub mod config;
 pub mod doctor;
 pub mod drill;
+pub mod generate;
 pub mod lifecycle;
 pub mod metrics;
 pub mod opt;
@@ -17,10 +19,10 @@ pub mod schedule;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use crate::config::{process_env, FileConfig, FlagValues, Settings, DEFAULT_CONFIG_FILE};
+use crate::config::{process_env, FileConfig, FlagValues, Settings, Source, DEFAULT_CONFIG_FILE};
 use crate::error::{Error, Result};
 use crate::graph::Db;
-use opt::{BackupCommand, Command, GlobalArgs, MigrationsCommand, Opt};
+use opt::{BackupCommand, Command, ConfigCommand, GlobalArgs, MigrationsCommand, Opt};
 use output::{Output, Report};
 
 /// What every command gets: resolved settings and how to talk to the user.
@@ -31,6 +33,8 @@ pub struct Context {
     pub interactive: bool,
     /// The global flags as given (`schedule install` writes them into its units).
     pub global: GlobalArgs,
+    /// The config file that was read, and what named it.
+    pub config_file: Option<(PathBuf, Source)>,
 }
 
 impl Context {
@@ -42,23 +46,29 @@ impl Context {
         restore::recover_if_needed(self, db).await
     }
 
-    /// Asks before a destructive step. `--yes` answers for scripts; without a
-    /// terminal and without `--yes` the answer is no.
+    /// Asks before a destructive step. `--yes` (or `IGN_SETUP_YES=1`) answers
+    /// for scripts; without a terminal and without them the answer is no. The
+    /// answer is a line: `y` or `yes` and Enter, so one stray key never
+    /// confirms; anything else, or just Enter, is no.
     pub fn confirm(&self, question: &str) -> Result<()> {
         if self.yes {
             return Ok(());
         }
         if !self.interactive {
             return Err(Error::NotConfirmed(format!(
-                "{question} — not confirmed: no terminal to ask on; pass --yes to proceed"
+                "{question} — not confirmed: no terminal to ask on; pass --yes (or set IGN_SETUP_YES=1) to proceed"
             )));
         }
-        let ok = dialoguer::Confirm::new()
-            .with_prompt(question)
-            .default(false)
-            .interact()
-            .unwrap_or(false);
-        if ok {
+        let term = console::Term::stderr();
+        let _ = term.write_str(&format!("{question} [y/N] "));
+        let answer = term.read_line().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                Error::Interrupted
+            } else {
+                Error::NotConfirmed(format!("no answer ({e}); nothing was changed"))
+            }
+        })?;
+        if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
             Ok(())
         } else {
             Err(Error::NotConfirmed("declined; nothing was changed".into()))
@@ -66,19 +76,38 @@ impl Context {
     }
 }
 
-fn load_settings(g: &GlobalArgs, migrations_dir: Option<PathBuf>) -> Result<Settings> {
-    let explicit = g
-        .config
-        .clone()
-        .or_else(|| process_env("IGN_SETUP_CONFIG").map(PathBuf::from));
-    let file = match explicit {
-        Some(path) => FileConfig::load(&path)?,
+/// `IGN_SETUP_YES=1` (or `true`, `yes`) answers yes like `--yes`, for scripts
+/// that cannot add a flag; `0`, `false`, `no` or empty leave it off.
+fn yes_from_env() -> Result<bool> {
+    match process_env("IGN_SETUP_YES").map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(false),
+        Some(v) if ["1", "true", "yes", "y", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "n", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => Err(Error::Config(crate::config::ConfigError::Invalid {
+            what: "IGN_SETUP_YES",
+            value: v,
+            reason: "expected 1 or 0 (also true/false, yes/no)".into(),
+        })),
+    }
+}
+
+fn load_settings(g: &GlobalArgs) -> Result<(Settings, Option<(PathBuf, Source)>)> {
+    let explicit = match (&g.config, process_env("IGN_SETUP_CONFIG")) {
+        (Some(path), _) => Some((path.clone(), Source::Flag("--config"))),
+        (None, Some(path)) => Some((PathBuf::from(path), Source::Env("IGN_SETUP_CONFIG"))),
+        (None, None) => None,
+    };
+    let (file, config_file) = match explicit {
+        Some((path, from)) => (FileConfig::load(&path)?, Some((path, from))),
         None => {
             let default = PathBuf::from(DEFAULT_CONFIG_FILE);
             if default.is_file() {
-                FileConfig::load(&default)?
+                (
+                    FileConfig::load(&default)?,
+                    Some((default, Source::Default)),
+                )
             } else {
-                FileConfig::default()
+                (FileConfig::default(), None)
             }
         }
     };
@@ -89,18 +118,38 @@ fn load_settings(g: &GlobalArgs, migrations_dir: Option<PathBuf>) -> Result<Sett
         password_file: g.password_file.clone(),
         database: g.database.clone(),
         backup_dir: g.backup_dir.clone(),
-        migrations_dir,
+        migrations_dir: g.migrations.clone(),
         connect_timeout_secs: g.connect_timeout,
         query_timeout_secs: g.query_timeout,
         metrics_file: g.metrics_file.clone(),
     };
-    Ok(Settings::resolve(&flags, &process_env, &file)?)
+    Ok((Settings::resolve(&flags, &process_env, &file)?, config_file))
 }
 
 /// Runs a parsed command line; returns the process exit code.
 pub async fn run(opt: Opt) -> i32 {
     crate::log::set_verbosity(opt.global.verbose);
+    crate::log::set_quiet(opt.global.quiet);
     let out = Output::new(opt.global.json);
+    // Generated from the command definitions alone: no settings, so a broken
+    // config file cannot keep anyone from their completions.
+    let generated = match &opt.command {
+        Command::Completions { shell } => Some(generate::completions(*shell)),
+        Command::Man { out } => Some(generate::man(out.as_deref())),
+        _ => None,
+    };
+    if let Some(result) = generated {
+        return match result {
+            Ok(report) => {
+                out.print(&report);
+                report.exit_code
+            }
+            Err(err) => {
+                out.print_error(&err);
+                err.exit_code()
+            }
+        };
+    }
     let operation = metrics::operation_of(&opt.command);
     let started_at = std::time::SystemTime::now();
     let started = std::time::Instant::now();
@@ -113,17 +162,19 @@ pub async fn run(opt: Opt) -> i32 {
             .or_else(|| Some(crate::config::DEFAULT_BACKUP_DIR.into())),
     );
     let result = async {
-        let settings = load_settings(&opt.global, opt.command.migrations_flag().cloned())?;
+        let (settings, config_file) = load_settings(&opt.global)?;
+        let yes = opt.global.yes || yes_from_env()?;
         metrics_target = settings
             .metrics_file
             .clone()
             .map(|m| (m, settings.backup_dir.clone()));
         let ctx = Context {
             settings,
-            yes: opt.global.yes,
+            yes,
             out,
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             global: opt.global.clone(),
+            config_file,
         };
         dispatch(&ctx, opt.command).await
     };
@@ -178,7 +229,14 @@ async fn dispatch(ctx: &Context, command: Command) -> Result<Report> {
         Command::Recover => restore::recover(ctx).await,
         Command::Install(args) => lifecycle::install(ctx, args).await,
         Command::Upgrade(args) => lifecycle::upgrade(ctx, args).await,
-        Command::Migrations(MigrationsCommand::Status { .. }) => lifecycle::status(ctx).await,
+        Command::Migrations(MigrationsCommand::Status) => lifecycle::status(ctx).await,
+        Command::Migrations(MigrationsCommand::New { name, version }) => {
+            lifecycle::new_migration(ctx, &name, version.as_ref())
+        }
         Command::Schedule(s) => schedule::run(ctx, s),
+        Command::Config(ConfigCommand::Show) => config::show(ctx),
+        Command::Completions { .. } | Command::Man { .. } => {
+            unreachable!("generated before settings are read")
+        }
     }
 }

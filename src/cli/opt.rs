@@ -5,10 +5,34 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// A release version as the flags take it: exactly `X.Y.Z` (pre-release and
+/// build parts allowed), with a message that shows one when it is not.
+pub fn parse_version(text: &str) -> Result<semver::Version, String> {
+    semver::Version::parse(text.trim()).map_err(|e| {
+        let example = match text.trim().split('.').count() {
+            1 => format!("{}.0.0", text.trim()),
+            2 => format!("{}.0", text.trim()),
+            _ => "1.5.0".to_owned(),
+        };
+        format!("`{text}` is not a version of the form X.Y.Z, for example {example} ({e})")
+    })
+}
+
+/// `--version` / `-V`: the release, the commit it was built from and the
+/// Bolt driver, like `cargo -V`.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("IGN_SETUP_GIT_COMMIT"),
+    ", neo4rs ",
+    env!("IGN_SETUP_NEO4RS_VERSION"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "ign-setup",
-    version,
+    version = LONG_VERSION,
     about = "Install, upgrade, back up, restore and package the IGN Scripts Neo4j database",
     long_about = "Install, upgrade, back up, restore and package the Neo4j database of the IGN Scripts \
 learning system.\n\nSettings come from flags, then the environment (NEO4J_URI, NEO4J_USERNAME, \
@@ -42,6 +66,9 @@ pub struct GlobalArgs {
     /// Backup folder [default: neo4j/fullbackup]
     #[arg(long, global = true, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
+    /// Migrations folder [env: IGN_SETUP_MIGRATIONS_DIR] [default: migrations]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub migrations: Option<PathBuf>,
     /// Config file [env: IGN_SETUP_CONFIG] [default: ./ign-setup.toml when present]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -51,9 +78,12 @@ pub struct GlobalArgs {
     /// Seconds one migration statement may run on the server [env: IGN_SETUP_QUERY_TIMEOUT] [default: no limit]
     #[arg(long, global = true, value_name = "SECONDS")]
     pub query_timeout: Option<u64>,
-    /// Answer yes to every confirmation (for scripts)
+    /// Answer yes to every confirmation (for scripts) [env: IGN_SETUP_YES=1]
     #[arg(short = 'y', long, global = true)]
     pub yes: bool,
+    /// No notes or progress on stderr; results and errors only
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
     /// Print one JSON document on stdout instead of human output
     #[arg(long, global = true)]
     pub json: bool,
@@ -93,35 +123,47 @@ pub enum Command {
     /// Run backups (and restore drills) on a timer: systemd units or a crontab line
     #[command(subcommand)]
     Schedule(ScheduleCommand),
+    /// Show the resolved settings and where each one came from
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Examples:\n  ign-setup completions bash > ~/.local/share/bash-completion/completions/ign-setup\n  ign-setup completions zsh > ~/.zfunc/_ign-setup\n  ign-setup completions fish > ~/.config/fish/completions/ign-setup.fish"
+    )]
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (ign-setup.1 and one per subcommand)
+    #[command(
+        after_help = "Examples:\n  ign-setup man | man -l -\n  ign-setup man --out /usr/local/share/man/man1"
+    )]
+    Man {
+        /// Folder to write every page into [default: print ign-setup.1 on stdout]
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
-impl Command {
-    /// The `--migrations` flag of the commands that have one.
-    pub fn migrations_flag(&self) -> Option<&PathBuf> {
-        match self {
-            Command::Install(a) => a.migrations.as_ref(),
-            Command::Upgrade(a) => a.migrations.as_ref(),
-            Command::Migrations(MigrationsCommand::Status { migrations }) => migrations.as_ref(),
-            Command::Package(a) => a.migrations.as_ref(),
-            _ => None,
-        }
-    }
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Every setting with its value and its source (flag, environment, config
+    /// file or default); the password is never shown, only where it comes from
+    Show,
 }
 
 #[derive(Debug, Args)]
 pub struct InstallArgs {
     /// The release the database's existing data is at: recorded as installed,
     /// its migrations (and all earlier ones) marked applied without running them
-    #[arg(long, value_name = "X.Y.Z")]
+    #[arg(long, value_name = "X.Y.Z", value_parser = parse_version)]
     pub baseline: Option<semver::Version>,
     /// Install from a release bundle (ign-scripts-X.Y.Z.zip) into an empty
     /// database: verified, unpacked, its initial backup loaded, its migrations
     /// applied, its release recorded
     #[arg(long, value_name = "ZIP")]
     pub bundle: Option<PathBuf>,
-    /// Migrations folder [env: IGN_SETUP_MIGRATIONS_DIR] [default: migrations]
-    #[arg(long, value_name = "DIR", conflicts_with = "bundle")]
-    pub migrations: Option<PathBuf>,
     /// Load the initial backup even if this server cannot recreate some of
     /// its indexes or constraints; the result lists what was left out
     #[arg(long)]
@@ -131,24 +173,30 @@ pub struct InstallArgs {
 #[derive(Debug, Args)]
 pub struct UpgradeArgs {
     /// The release to upgrade to (a version folder in the migrations folder)
-    #[arg(long, value_name = "X.Y.Z")]
-    pub to: semver::Version,
+    /// [default: the newest version in the migrations folder]
+    #[arg(long, value_name = "X.Y.Z", value_parser = parse_version)]
+    pub to: Option<semver::Version>,
     /// Print the plan and change nothing (no backup, no journal, no lock, no writes)
     #[arg(long)]
     pub dry_run: bool,
-    /// Migrations folder [env: IGN_SETUP_MIGRATIONS_DIR] [default: migrations]
-    #[arg(long, value_name = "DIR")]
-    pub migrations: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum MigrationsCommand {
     /// Installed version, applied and pending migrations, drift
     /// (exit 0 up to date, 4 work pending, 20 drift or invalid folder)
-    Status {
-        /// Migrations folder [env: IGN_SETUP_MIGRATIONS_DIR] [default: migrations]
-        #[arg(long, value_name = "DIR")]
-        migrations: Option<PathBuf>,
+    Status,
+    /// Create the next migration file, NNN_NAME.cypher, in the newest version
+    /// folder (or in --version's, created when new)
+    #[command(
+        after_help = "Examples:\n  ign-setup migrations new add_session_index\n  ign-setup migrations new backfill_modules --version 1.6.0"
+    )]
+    New {
+        /// What the migration does: letters, digits, `_` or `-`
+        name: String,
+        /// The release it belongs to [default: the newest version folder]
+        #[arg(long, value_name = "X.Y.Z", value_parser = parse_version)]
+        version: Option<semver::Version>,
     },
 }
 
@@ -309,7 +357,7 @@ pub struct PackageArgs {
     #[command(subcommand)]
     pub command: Option<PackageCommand>,
     /// Application version of the release (X.Y.Z)
-    #[arg(long, value_name = "X.Y.Z")]
+    #[arg(long, value_name = "X.Y.Z", value_parser = parse_version)]
     pub version: Option<semver::Version>,
     /// The backup to ship [default: the newest backup in the backup folder]
     #[arg(long, value_name = "FILE")]
@@ -317,9 +365,6 @@ pub struct PackageArgs {
     /// Output folder
     #[arg(long, value_name = "DIR", default_value = "release")]
     pub out: PathBuf,
-    /// Migrations folder to include [default: migrations]
-    #[arg(long, value_name = "DIR")]
-    pub migrations: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

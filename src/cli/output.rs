@@ -84,7 +84,9 @@ impl Output {
 
     /// Progress and notes for people; silent in JSON mode only if stderr is not a terminal.
     pub fn note(&self, msg: impl AsRef<str>) {
-        eprintln!("{}", msg.as_ref());
+        if !crate::log::quiet() {
+            eprintln!("{}", msg.as_ref());
+        }
     }
 }
 
@@ -94,5 +96,40 @@ pub fn mark(ok: bool) -> String {
         console::style("ok").green().to_string()
     } else {
         console::style("FAIL").red().bold().to_string()
+    }
+}
+
+/// Yellow "warn" for a check that passed with something worth changing.
+pub fn warn_mark() -> String {
+    console::style("warn").yellow().to_string()
+}
+
+/// `1245` as `1,245`: counts in human output.
+pub fn thousands(n: impl Into<u64>) -> String {
+    let digits = n.into().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn thousands_groups_digits_by_three() {
+        for (n, text) in [
+            (0u64, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (1245, "1,245"),
+            (1_000_000, "1,000,000"),
+            (u64::MAX, "18,446,744,073,709,551,615"),
+        ] {
+            assert_eq!(super::thousands(n), text);
+        }
     }
 }

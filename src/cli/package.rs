@@ -41,9 +41,7 @@ pub fn run(ctx: &Context, args: PackageArgs) -> Result<Report> {
     let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|v| v.parse::<i64>().ok());
-    let migrations_dir = args
-        .migrations
-        .unwrap_or_else(|| ctx.settings.migrations_dir.clone());
+    let migrations_dir = ctx.settings.migrations_dir.clone();
     let outcome = build_package(&PackageRequest {
         app_version: version.clone(),
         backup_path: backup_path.clone(),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::output::Report;
+use super::output::{thousands, Report};
 use super::Context;
 use crate::backup::BackupStore;
 use crate::error::{Error, Result};
@@ -25,22 +25,36 @@ pub async fn run(
     let store = store(ctx);
     let source = match &file {
         Some(f) => store.resolve(f)?,
-        None => store.latest()?.path,
+        None => {
+            let newest = store.latest_full()?;
+            ctx.out.note(format!(
+                "No --file given: taking the newest full backup, {}.",
+                newest.file
+            ));
+            newest.path
+        }
     };
     let db = ctx.connect().await?;
     let plan = crate::restore::plan(&db, &source).await?;
     let m = &plan.backup.metadata;
+    let target = format!(
+        "database `{}` on {} ({} {})",
+        db.database().unwrap_or("(server default)"),
+        db.address(),
+        db.server().agent,
+        db.server().version
+    );
     ctx.out.note(format!(
-        "Restore plan\n  from:    {} ({}, {}, reason: {})\n  backup:  {} nodes, {} relationships, {} indexes and constraints\n  replaces the current database: {} nodes, {} relationships\n  safety backup first: {}",
+        "Restore plan\n  into:    {target}\n  from:    {} ({}, {}, reason: {})\n  backup:  {} nodes, {} relationships, {} indexes and constraints\n  replaces the current database: {} nodes, {} relationships\n  safety backup first: {}",
         source.display(),
         m.datetime,
         m.backup_type,
         m.reason,
-        plan.backup.node_count,
-        plan.backup.relationship_count,
+        thousands(plan.backup.node_count),
+        thousands(plan.backup.relationship_count),
         plan.backup.schema_count,
-        plan.current.node_count,
-        plan.current.relationship_count,
+        thousands(plan.current.node_count),
+        thousands(plan.current.relationship_count),
         if plan.safety_backup_needed { "yes" } else { "no (the database is empty)" },
     ));
     for w in &plan.backup.warnings {
@@ -58,7 +72,11 @@ pub async fn run(
     // Refused before the prompt: nothing to confirm.
     plan.check_schema(allow_schema_loss)?;
     if !confirm {
-        ctx.confirm("Replace the current database with this backup?")?;
+        ctx.confirm(&format!(
+            "Replace all {} nodes and {} relationships of {target} with this backup?",
+            thousands(plan.current.node_count),
+            thousands(plan.current.relationship_count),
+        ))?;
     }
     let outcome = crate::restore::restore(
         Arc::new(db),
@@ -70,8 +88,8 @@ pub async fn run(
     .await?;
     let mut human = format!(
         "Restored {} nodes and {} relationships from {}; counts, label counts and type counts verified.",
-        outcome.nodes,
-        outcome.relationships,
+        thousands(outcome.nodes),
+        thousands(outcome.relationships),
         source.display()
     );
     if outcome.schema.not_recreated.is_empty() {

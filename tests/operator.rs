@@ -1,0 +1,524 @@
+//! What operators expect from a command-line tool: completions and man pages,
+//! `migrations new`, `config show`, `--version`, `--quiet`, `IGN_SETUP_YES`,
+//! restore's choice of backup and its plan, and prompts driven through a real
+//! terminal (tmux).
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+
+use crate::support::{bare_cmd, repo_root, run_json, timestamped_backups, TestDb};
+
+#[test]
+fn completions_and_man_pages_come_from_the_command_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    for (shell, marker) in [
+        ("bash", "complete -F _ign__setup"),
+        ("zsh", "#compdef ign-setup"),
+        ("fish", "complete -c ign-setup"),
+    ] {
+        // A broken config file does not matter: nothing is resolved.
+        let out = bare_cmd(dir.path())
+            .env("IGN_SETUP_CONFIG", "/nonexistent/ign-setup.toml")
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let script = String::from_utf8(out).unwrap();
+        assert!(script.contains(marker), "{shell}: {script:.200}");
+        for word in ["backup", "restore", "--backup-dir", "upgrade"] {
+            assert!(script.contains(word), "{shell} completion lacks {word}");
+        }
+    }
+    if Path::new("/bin/bash").exists() {
+        // The bash script loads and completes a subcommand.
+        let script = String::from_utf8(
+            bare_cmd(dir.path())
+                .args(["completions", "bash"])
+                .output()
+                .unwrap()
+                .stdout,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("c.bash"), script).unwrap();
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg("source c.bash; COMP_WORDS=(ign-setup backup res); COMP_CWORD=2; _ign__setup ign-setup res backup; printf '%s\\n' \"${COMPREPLY[@]}\"")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let words = String::from_utf8_lossy(&out.stdout);
+        assert!(words.lines().any(|w| w == "restore"), "{words}");
+    }
+    bare_cmd(dir.path()).arg("man").assert().success().stdout(
+        predicate::str::starts_with(".ie \\n(.g .ds Aq")
+            .or(predicate::str::contains(".TH ign-setup 1")),
+    );
+    bare_cmd(dir.path())
+        .args(["man", "--out", "man1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("manual pages"));
+    for page in [
+        "ign-setup.1",
+        "ign-setup-backup.1",
+        "ign-setup-backup-restore.1",
+        "ign-setup-upgrade.1",
+    ] {
+        let text = std::fs::read_to_string(dir.path().join("man1").join(page)).unwrap();
+        assert!(text.contains(".TH"), "{page}");
+    }
+    // `man` renders it.
+    if Path::new("/usr/bin/man").exists() {
+        let out = Command::new("man")
+            .args(["-l", "man1/ign-setup-backup-restore.1"])
+            .env("MANPAGER", "cat")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(String::from_utf8_lossy(&out.stdout).contains("allow-schema-loss"));
+    }
+}
+
+#[test]
+fn version_names_the_commit_and_the_driver() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bare_cmd(dir.path()).arg("--version").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(out.status.success());
+    assert!(
+        text.starts_with(&format!("ign-setup {} (", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    assert!(text.contains("neo4rs 0.9.0-rc.11"), "{text}");
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    if head.status.success() {
+        let head = String::from_utf8(head.stdout).unwrap();
+        assert!(text.contains(head.trim()), "{text} lacks {head}");
+    }
+}
+
+#[test]
+fn migrations_new_scaffolds_the_next_file_and_the_folder_refuses_it_until_written() {
+    let t = TestDb::acquire();
+    let m = t.path("migrations");
+    std::fs::create_dir_all(m.join("1.4.0")).unwrap();
+    for f in ["001_core_constraints.cypher", "002_core_indexes.cypher"] {
+        std::fs::copy(
+            repo_root().join("migrations/1.4.0").join(f),
+            m.join("1.4.0").join(f),
+        )
+        .unwrap();
+    }
+    let doc = run_json(&t, &["migrations", "new", "add_session_index"], 0);
+    let path = t.path(doc["path"].as_str().unwrap());
+    assert_eq!(path, m.join("1.4.0/003_add_session_index.cypher"));
+    assert_eq!(doc["new_version"], false);
+    // A new release gets its folder.
+    let doc = run_json(
+        &t,
+        &[
+            "migrations",
+            "--migrations",
+            "migrations",
+            "new",
+            "backfill",
+            "--version",
+            "1.6.0",
+        ],
+        0,
+    );
+    assert_eq!(doc["path"], "migrations/1.6.0/001_backfill.cypher");
+    // Empty (comments only), the folder is refused, naming the file.
+    t.cmd()
+        .args(["migrations", "status"])
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains("001_backfill.cypher"));
+    std::fs::write(
+        &path,
+        "CREATE INDEX s IF NOT EXISTS FOR (s:Session) ON (s.id);\n",
+    )
+    .unwrap();
+    std::fs::write(
+        m.join("1.6.0/001_backfill.cypher"),
+        "MATCH (f:Function) WHERE f.module IS NULL SET f.module = 'x';\n",
+    )
+    .unwrap();
+    t.cmd().args(["migrations", "status"]).assert().code(4);
+    // Bad names and older new versions change nothing.
+    let before = crate::support::snapshot_dir(&m);
+    t.cmd()
+        .args(["migrations", "new", "../escape"])
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains("cannot name a migration"));
+    t.cmd()
+        .args(["migrations", "new", "x", "--version", "1.0.0"])
+        .assert()
+        .code(20)
+        .stderr(predicate::str::contains(
+            "older than the newest one (1.6.0)",
+        ));
+    assert_eq!(crate::support::snapshot_dir(&m), before);
+}
+
+#[test]
+fn config_show_names_the_source_of_every_setting_and_never_the_password() {
+    let t = TestDb::acquire();
+    std::fs::write(
+        t.path("ign-setup.toml"),
+        "[neo4j]\nquery_timeout_secs = 90\n[backup]\nnode_threshold = 7\n",
+    )
+    .unwrap();
+    let secret = t.server.password.clone();
+    let out = t
+        .cmd()
+        .args(["config", "show", "--json", "--backup-dir", "elsewhere"])
+        .env("IGN_SETUP_CONNECT_TIMEOUT", "42")
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains(&secret), "the password was printed");
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let s = &doc["settings"];
+    let src = |k: &str| s[k]["source"].clone();
+    assert_eq!(
+        src("uri"),
+        serde_json::json!({"from": "env", "name": "NEO4J_URI"})
+    );
+    assert_eq!(
+        src("backup_dir"),
+        serde_json::json!({"from": "flag", "name": "--backup-dir"})
+    );
+    assert_eq!(s["backup_dir"]["value"], "elsewhere");
+    assert_eq!(
+        src("connect_timeout"),
+        serde_json::json!({"from": "env", "name": "IGN_SETUP_CONNECT_TIMEOUT"})
+    );
+    assert_eq!(s["connect_timeout"]["value"], "42 s");
+    assert_eq!(
+        src("query_timeout"),
+        serde_json::json!({"from": "file", "name": "[neo4j] query_timeout_secs"})
+    );
+    assert_eq!(
+        src("thresholds.nodes"),
+        serde_json::json!({"from": "file", "name": "[backup] node_threshold"})
+    );
+    assert_eq!(
+        src("migrations_dir"),
+        serde_json::json!({"from": "default"})
+    );
+    assert_eq!(
+        src("password"),
+        serde_json::json!({"from": "env", "name": "NEO4J_PASSWORD"})
+    );
+    assert_eq!(s["password"]["value"], "(set, not shown)");
+    assert_eq!(doc["config_file"]["path"], "ign-setup.toml");
+    // The human table says the same.
+    t.cmd()
+        .args(["config", "show"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("environment NEO4J_URI"))
+        .stdout(predicate::str::contains(
+            "config file [neo4j] query_timeout_secs",
+        ));
+    // It resolves offline: no server needed.
+    bare_cmd(&t.path(""))
+        .args(["config", "show", "--uri", "bolt://127.0.0.1:1"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("flag --uri"));
+}
+
+#[test]
+fn quiet_and_ign_setup_yes_are_for_scripts() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 20) AS i CREATE (:Function {i: i})");
+    let out = t
+        .cmd()
+        .args(["-q", "backup", "create"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Backup created"));
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    // No terminal, no --yes: refused, naming both ways to say yes.
+    t.cmd()
+        .args(["backup", "restore", "--file", &file])
+        .assert()
+        .code(40)
+        .stderr(predicate::str::contains("IGN_SETUP_YES=1"));
+    t.cmd()
+        .env("IGN_SETUP_YES", "1")
+        .args(["backup", "restore", "--file", &file])
+        .assert()
+        .success();
+    t.cmd()
+        .env("IGN_SETUP_YES", "perhaps")
+        .args(["backup", "restore", "--file", &file])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("IGN_SETUP_YES"));
+    t.cmd()
+        .env("IGN_SETUP_YES", "0")
+        .args(["backup", "restore", "--file", &file])
+        .assert()
+        .code(40);
+}
+
+#[test]
+fn restore_without_file_takes_the_newest_full_backup_never_a_safety_one() {
+    let t = TestDb::acquire();
+    t.exec("CREATE (:Function {name: 'first'})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let full = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    t.exec("CREATE (:Function {name: 'second'})");
+    // This restore takes a safety backup of the two-node database: newer than
+    // `full`, and not what a bare `restore` may pick.
+    t.cmd()
+        .args(["backup", "restore", "--yes"])
+        .assert()
+        .success()
+        .stderr(predicate::str::contains(format!(
+            "taking the newest full backup, {full}"
+        )));
+    assert_eq!(t.count("MATCH (n) RETURN count(n) AS c"), 1);
+    t.exec("CREATE (:Function {name: 'third'})");
+    let out = t
+        .cmd()
+        .args(["backup", "restore", "--yes"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("newest full backup, {full}")),
+        "{err}"
+    );
+    assert!(err.contains("into:    database `"), "{err}");
+    assert_eq!(t.count("MATCH (n) RETURN count(n) AS c"), 1);
+    // Only safety backups left: refused, naming --file.
+    std::fs::remove_file(t.backup_dir().join(&full)).unwrap();
+    let _ = std::fs::remove_file(t.backup_dir().join("backup_metadata.json"));
+    t.cmd()
+        .args(["backup", "restore", "--yes"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no full backup"))
+        .stderr(predicate::str::contains("--file NAME"));
+}
+
+#[test]
+fn upgrade_without_to_goes_to_the_newest_release_and_versions_are_explained() {
+    let t = TestDb::acquire();
+    let m = t.path("migrations");
+    for v in ["1.4.0", "1.5.0"] {
+        std::fs::create_dir_all(m.join(v)).unwrap();
+        for e in std::fs::read_dir(repo_root().join("migrations").join(v))
+            .unwrap()
+            .flatten()
+        {
+            std::fs::copy(e.path(), m.join(v).join(e.file_name())).unwrap();
+        }
+    }
+    t.cmd().args(["install", "--yes"]).assert().success();
+    // `install` ran every migration: already at the newest.
+    t.cmd()
+        .args(["upgrade", "--yes"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Already at 1.5.0"));
+    t.cmd()
+        .args(["upgrade", "--to", "1.5"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("for example 1.5.0"));
+}
+
+/// A command in a real terminal: tmux runs it, the test types and reads the screen.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn available() -> bool {
+        Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    fn start(dir: &Path, env: &[(&str, &str)], command: &str) -> Tmux {
+        let socket = format!(
+            "ign-setup-test-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        )
+        .replace(['(', ')'], "");
+        let mut args = vec![
+            "-L".to_owned(),
+            socket.clone(),
+            "-f".to_owned(),
+            "/dev/null".to_owned(),
+            "new-session".to_owned(),
+            "-d".to_owned(),
+            "-x".to_owned(),
+            "200".to_owned(),
+            "-y".to_owned(),
+            "50".to_owned(),
+            "-c".to_owned(),
+            dir.display().to_string(),
+        ];
+        for (k, v) in env {
+            args.push("-e".to_owned());
+            args.push(format!("{k}={v}"));
+        }
+        args.push(command.to_owned());
+        let st = Command::new("tmux").args(&args).status().unwrap();
+        assert!(st.success(), "tmux did not start");
+        Tmux { socket }
+    }
+
+    fn send(&self, keys: &[&str]) {
+        let st = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "0"])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "capture-pane",
+                "-p",
+                "-t",
+                "0",
+                "-S",
+                "-200",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the screen shows `text` (the program's own output is the
+    /// synchronisation; the limit only stops a broken test from hanging).
+    fn wait_for(&self, text: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(text) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "never saw {text:?}:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn in_a_terminal_the_restore_prompt_names_the_target_and_a_bare_y_does_not_confirm() {
+    assert!(
+        Tmux::available(),
+        "tmux is needed for the terminal tests (apt-get install tmux)"
+    );
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 1500) AS i CREATE (:Function {i: i})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    t.exec("CREATE (:Function {i: -1})");
+    let bin = env!("CARGO_BIN_EXE_ign-setup");
+    let env = [
+        ("NEO4J_URI", t.server.uri.as_str()),
+        ("NEO4J_USERNAME", t.server.user.as_str()),
+        ("NEO4J_PASSWORD", t.server.password.as_str()),
+        ("NEO4J_DATABASE", t.server.database.as_str()),
+        ("NO_COLOR", "1"),
+    ];
+    let cmd = format!("{bin} backup restore --file {file}; echo EXIT=$?; sleep 60");
+    let tm = Tmux::start(&t.path(""), &env, &cmd);
+    let screen = tm.wait_for("with this backup? [y/N]");
+    assert!(
+        screen.contains(&format!(
+            "Replace all 1,501 nodes and 0 relationships of database `{}` on",
+            t.server.database
+        )),
+        "{screen}"
+    );
+    assert!(screen.contains("backup:  1,500 nodes"), "{screen}");
+    // One keystroke is not an answer.
+    tm.send(&["y"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        !tm.screen().contains("EXIT="),
+        "a bare y was taken as an answer"
+    );
+    assert_eq!(t.count("MATCH (n) RETURN count(n) AS c"), 1501);
+    // `y` then Enter is.
+    tm.send(&["Enter"]);
+    let screen = tm.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert_eq!(t.count("MATCH (n) RETURN count(n) AS c"), 1500);
+}
+
+#[test]
+fn in_a_terminal_ctrl_c_at_the_password_prompt_leaves_echo_on() {
+    assert!(
+        Tmux::available(),
+        "tmux is needed for the terminal tests (apt-get install tmux)"
+    );
+    let t = TestDb::acquire();
+    let bin = env!("CARGO_BIN_EXE_ign-setup");
+    let env = [("NEO4J_URI", t.server.uri.as_str()), ("NO_COLOR", "1")];
+    let cmd = format!(
+        "{bin} doctor; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo'; sleep 60"
+    );
+    let tm = Tmux::start(&t.path(""), &env, &cmd);
+    tm.wait_for("password");
+    tm.send(&["C-c"]);
+    let screen = tm.wait_for("EXIT=");
+    assert!(screen.contains("EXIT=130"), "{screen}");
+    let after = screen.split("EXIT=130").nth(1).unwrap_or_default();
+    assert!(
+        after.lines().any(|l| l.trim() == "echo"),
+        "echo is off after Ctrl-C at the password prompt:\n{screen}"
+    );
+}
