@@ -27,6 +27,7 @@ pub mod retention;
 pub mod safety;
 pub mod schedule;
 pub mod state;
+pub mod text;
 
 /// This tool's version, recorded in backups, manifests and migration history.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,7 +1,7 @@
 //! Progress bars on stderr with counts and rate; drawn only when stderr is a
 //! terminal, so scripts and logs stay clean.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
 pub struct Progress {
     bar: Option<ProgressBar>,
@@ -15,9 +15,17 @@ impl Progress {
         }
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         bar.set_style(
-            ProgressStyle::with_template("{prefix:>14} [{bar:30}] {pos}/{len} ({per_sec}, {eta})")
-                .expect("valid template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix:>14} [{bar:30}] {count} ({rate}, {elapsed_precise} elapsed, {eta} left)",
+            )
+            .expect("valid template")
+            .with_key("count", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/{}", grouped(s.pos()), grouped(s.len().unwrap_or(0)));
+            })
+            .with_key("rate", |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}/s", grouped(s.per_sec().round() as u64));
+            })
+            .progress_chars("=> "),
         );
         bar.set_prefix(what.to_owned());
         Progress { bar: Some(bar) }
@@ -34,4 +42,9 @@ impl Progress {
             b.finish();
         }
     }
+}
+
+/// `1245` as `1,245`.
+fn grouped(n: u64) -> String {
+    crate::text::thousands(n)
 }

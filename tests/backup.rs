@@ -825,7 +825,7 @@ fn status_and_auto_follow_deletions_and_thresholds() {
         "{status}"
     );
     let reason = status["recommendation"]["reason"].as_str().unwrap();
-    assert!(reason.contains("60 nodes changed"), "{reason}");
+    assert!(reason.contains("60 nodes added or removed"), "{reason}");
 
     // A higher node threshold (and the default 10 %) says 60 of 1000 is not enough.
     write_config(&t, "[backup]\nnode_threshold = 100\n");

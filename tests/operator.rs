@@ -522,3 +522,133 @@ fn in_a_terminal_ctrl_c_at_the_password_prompt_leaves_echo_on() {
         "echo is off after Ctrl-C at the password prompt:\n{screen}"
     );
 }
+
+#[test]
+fn backup_list_is_a_table_delete_asks_and_init_asks_before_replacing_the_release_data() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 1234) AS i CREATE (:Function {i: i})");
+    t.cmd()
+        .args([
+            "backup",
+            "create",
+            "--reason",
+            "evil\u{1b}]0;title\u{7}reason",
+        ])
+        .assert()
+        .success();
+    let first = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    let out = t
+        .cmd()
+        .args(["backup", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("NAME"), "{text}");
+    let row = lines.next().unwrap();
+    // Columns line up under the header.
+    for col in ["CREATED", "KIND", "NODES", "SIZE", "REASON"] {
+        let at = header.find(col).unwrap();
+        assert_ne!(&row[at..at + 1], " ", "{col} is not aligned:\n{text}");
+    }
+    assert!(row.contains("1,234"), "{text}");
+    assert!(row.contains("just now"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "an escape sequence reached the terminal: {text:?}"
+    );
+    assert!(text.contains("evil\\u{1b}]0;title\\u{7}reason"), "{text}");
+
+    // delete: a dry run changes nothing; without a terminal or --yes it refuses.
+    let before = crate::support::snapshot_dir(&t.backup_dir());
+    t.cmd()
+        .args(["backup", "delete", "--dry-run", &first])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Would delete"))
+        .stdout(predicate::str::contains("1,234 nodes"));
+    t.cmd().args(["backup", "delete", &first]).assert().code(40);
+    t.cmd()
+        .args(["backup", "delete", "--yes", "nope.json"])
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("nope.json"));
+    t.cmd()
+        .args(["backup", "delete", "--yes", "../etc/passwd"])
+        .assert()
+        .failure();
+    assert_eq!(crate::support::snapshot_dir(&t.backup_dir()), before);
+    let doc = run_json(&t, &["backup", "delete", "--yes", &first], 0);
+    assert_eq!(doc["deleted"], serde_json::json!([first]));
+    assert!(timestamped_backups(&t.backup_dir()).is_empty());
+    let index = std::fs::read_to_string(t.backup_dir().join("backup_metadata.json")).unwrap();
+    assert!(
+        !index.contains(&first),
+        "the index still lists the deleted backup"
+    );
+
+    // init over an existing initial backup asks first.
+    t.cmd().args(["backup", "init"]).assert().success();
+    let initial = std::fs::read(t.backup_dir().join("initial_backup.json")).unwrap();
+    t.exec("CREATE (:Function {i: 0})");
+    t.cmd()
+        .args(["backup", "init"])
+        .assert()
+        .code(40)
+        .stderr(predicate::str::contains(
+            "initial_backup.json already exists (1,234 nodes",
+        ));
+    assert_eq!(
+        std::fs::read(t.backup_dir().join("initial_backup.json")).unwrap(),
+        initial
+    );
+    t.cmd().args(["backup", "init", "--yes"]).assert().success();
+    assert_ne!(
+        std::fs::read(t.backup_dir().join("initial_backup.json")).unwrap(),
+        initial
+    );
+}
+
+#[test]
+fn backup_status_reads_like_the_plan() {
+    let t = TestDb::acquire();
+    // An empty database with no backup needs none.
+    t.cmd()
+        .args(["backup", "status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "no backup needed: the database is empty",
+        ));
+    t.exec("UNWIND range(1, 1245) AS i CREATE (:Function {i: i})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    t.exec("UNWIND range(1, 60) AS i CREATE (:Template {i: i})");
+    t.exec("MATCH (f:Function) WHERE f.i <= 10 DELETE f");
+    let out = t
+        .cmd()
+        .args(["backup", "status"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for want in [
+        "Current database:\n  • Nodes: 1,295\n",
+        "  • Nodes: 1,245\n",
+        "  • Nodes: +50 (70 added or removed, counted per label)",
+        "  • By label: Template +60, Function -10",
+        "Backup recommendation: ⚠ backup recommended: 70 nodes added or removed, threshold 50",
+        "  • Nodes: 50 new or removed nodes",
+        "  • Percentage: 10.0% increase or decrease",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(
+        text.contains("Last backup: ign_scripts_db_backup_"),
+        "{text}"
+    );
+    assert!(text.contains("just now)"), "{text}");
+}

@@ -88,13 +88,16 @@ pub fn recommend(change: Option<&Change>, t: &Thresholds) -> Recommendation {
     let (yes, reason) = if c.nodes_changed >= t.nodes {
         (
             true,
-            format!("{} nodes changed (threshold {})", c.nodes_changed, t.nodes),
+            format!(
+                "{} nodes added or removed, threshold {}",
+                c.nodes_changed, t.nodes
+            ),
         )
     } else if c.relationships_changed >= t.relationships {
         (
             true,
             format!(
-                "{} relationships changed (threshold {})",
+                "{} relationships added or removed, threshold {}",
                 c.relationships_changed, t.relationships
             ),
         )
@@ -102,7 +105,7 @@ pub fn recommend(change: Option<&Change>, t: &Thresholds) -> Recommendation {
         (
             true,
             format!(
-                "{:.1}% change (threshold {:.1}%)",
+                "a {:.1}% change, threshold {:.1}%",
                 (c.fraction * 100.0).min(100_000.0),
                 t.percentage * 100.0
             ),

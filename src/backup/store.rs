@@ -344,11 +344,22 @@ impl BackupStore {
 
     /// Removes the files `plan` does not keep; returns their names.
     pub fn apply_plan(&self, plan: &[RetentionEntry]) -> Result<Vec<String>, BackupError> {
+        let files: Vec<&str> = plan
+            .iter()
+            .filter(|e| !e.keep)
+            .map(|e| e.file.as_str())
+            .collect();
+        self.remove(&files)
+    }
+
+    /// Removes backup files of this folder by name; returns those removed
+    /// (a file already gone is not an error: another prune took it).
+    pub fn remove(&self, files: &[&str]) -> Result<Vec<String>, BackupError> {
         let mut removed = Vec::new();
-        for e in plan.iter().filter(|e| !e.keep) {
-            let path = self.dir.join(&e.file);
+        for file in files {
+            let path = self.dir.join(file);
             match std::fs::remove_file(&path) {
-                Ok(()) => removed.push(e.file.clone()),
+                Ok(()) => removed.push((*file).to_owned()),
                 // Gone already (another prune): nothing to do.
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
                 Err(err) => return Err(BackupError::io("remove", &path, err)),

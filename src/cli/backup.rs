@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::output::{mark, thousands, Report};
+use super::output::{age, human_size, local_time, mark, table, thousands, Report};
 use super::Context;
 use crate::backup::format::INITIAL_BACKUP;
 use crate::backup::status::{change, current_counts, recommend, Counts};
@@ -14,21 +14,6 @@ use crate::error::{exit, Result};
 fn store(ctx: &Context) -> BackupStore {
     BackupStore::new(&ctx.settings.backup_dir, ctx.settings.keep)
         .with_retention(ctx.settings.retention.clone())
-}
-
-fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
-    let mut v = bytes as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
 }
 
 pub async fn create(ctx: &Context, reason: Option<String>, auto: bool) -> Result<Report> {
@@ -102,8 +87,26 @@ fn protected(ctx: &Context) -> Vec<String> {
 }
 
 pub async fn init(ctx: &Context, reason: Option<String>) -> Result<Report> {
-    let db = ctx.connect().await?;
     let store = store(ctx);
+    // The initial backup is the data a release ships: replacing it is asked.
+    let existing = ctx.settings.backup_dir.join(INITIAL_BACKUP);
+    if existing.exists() {
+        let what = match crate::backup::reader::read_metadata(&existing) {
+            Ok(m) => format!(
+                "{} nodes, {} relationships, created {}",
+                thousands(m.node_count),
+                thousands(m.relationship_count),
+                local_time(&m.datetime)
+            ),
+            Err(_) => "unreadable".to_owned(),
+        };
+        ctx.out
+            .note(format!("{} already exists ({what}).", existing.display()));
+        ctx.confirm(&format!(
+            "Replace {INITIAL_BACKUP} with a backup of the current database?"
+        ))?;
+    }
+    let db = ctx.connect().await?;
     let created = create_backup(
         &db,
         &store,
@@ -137,35 +140,73 @@ pub fn list(ctx: &Context, detailed: bool) -> Result<Report> {
             ctx.settings.backup_dir.display()
         ));
     }
+    let mut rows = Vec::new();
+    let mut details = String::new();
     for e in &entries {
         match &e.metadata {
             Some(m) => {
-                human.push_str(&format!(
-                    "{}  {}  {} nodes, {} relationships  {}\n",
-                    e.file,
-                    m.datetime,
-                    m.node_count,
-                    m.relationship_count,
-                    human_size(e.size)
-                ));
+                rows.push(vec![
+                    e.file.clone(),
+                    local_time(&m.datetime),
+                    age(&m.datetime)
+                        .map(|a| {
+                            if a == "just now" {
+                                a
+                            } else {
+                                format!("{a} ago")
+                            }
+                        })
+                        .unwrap_or_default(),
+                    m.backup_type.clone(),
+                    thousands(m.node_count),
+                    thousands(m.relationship_count),
+                    human_size(e.size),
+                    crate::text::printable(&m.reason),
+                ]);
                 if detailed {
-                    human.push_str(&format!(
-                        "    type: {}  format: {}  reason: {}\n    app version: {}  tool: {}  server: {}\n",
-                        m.backup_type,
+                    details.push_str(&format!(
+                        "\n{}\n  format: {}  app version: {}  tool: {}  schema: {}\n  server: {}\n",
+                        e.file,
                         m.version,
-                        m.reason,
                         m.app_version.as_deref().unwrap_or("-"),
                         m.tool_version.as_deref().unwrap_or("-"),
-                        m.server.as_ref().map(|s| format!("{} {} at {}", s.agent, s.version, s.address)).unwrap_or_else(|| "-".into()),
+                        m.schema_count
+                            .map(|n| format!("{n} indexes and constraints"))
+                            .unwrap_or_else(|| "-".into()),
+                        m.server
+                            .as_ref()
+                            .map(|s| format!("{} {} at {}", s.agent, s.version, s.address))
+                            .unwrap_or_else(|| "-".into()),
                     ));
                 }
             }
-            None => human.push_str(&format!(
-                "{}  UNREADABLE: {}\n",
-                e.file,
-                e.problem.as_deref().unwrap_or("?")
-            )),
+            None => rows.push(vec![
+                e.file.clone(),
+                "UNREADABLE".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                human_size(e.size),
+                crate::text::printable(e.problem.as_deref().unwrap_or("?")),
+            ]),
         }
+    }
+    if !rows.is_empty() {
+        human.push_str(&table(
+            &[
+                "NAME",
+                "CREATED",
+                "AGE",
+                "KIND",
+                "NODES",
+                "RELATIONSHIPS",
+                "SIZE",
+                "REASON",
+            ],
+            &rows,
+        ));
+        human.push_str(&details);
     }
     Ok(Report::new(
         human,
@@ -239,35 +280,113 @@ pub async fn status(ctx: &Context) -> Result<Report> {
         .map(|d| chrono::Utc::now().signed_duration_since(d));
     let age_days = age.map(|a| a.num_days());
     let stale = age_days.map(|d| d > 7).unwrap_or(false);
-    let mut human = format!(
-        "Database backup status\n\nCurrent database:\n  Nodes: {}\n  Relationships: {}\n",
-        now.node_count, now.relationship_count
-    );
+    let bullet = |label: &str, n: u64| format!("  • {label}: {}\n", thousands(n));
+    let mut human = String::from("Database backup status\n\nCurrent database:\n");
+    human.push_str(&bullet("Nodes", now.node_count));
+    human.push_str(&bullet("Relationships", now.relationship_count));
+    let signed = |n: i64| {
+        let text = thousands(n.unsigned_abs());
+        if n < 0 {
+            format!("-{text}")
+        } else {
+            format!("+{text}")
+        }
+    };
     match (&latest, &last, &ch) {
         (Some(e), Some(l), Some(c)) => {
-            human.push_str(&format!(
-                "\nLast backup: {}\n  Nodes: {}\n  Relationships: {}\n  Age: {}\nChanges since last backup:\n  Nodes: {:+} ({} changed)\n  Relationships: {:+} ({} changed)\n",
-                e.file, l.node_count, l.relationship_count,
-                match age { Some(a) if a.num_days() > 0 => format!("{} days", a.num_days()), Some(a) => format!("{} hours", a.num_hours()), None => "unknown".into() },
-                c.nodes, c.nodes_changed, c.relationships, c.relationships_changed
-            ));
+            let when = e
+                .metadata
+                .as_ref()
+                .map(|m| {
+                    let ago = super::output::age(&m.datetime).unwrap_or_default();
+                    format!(
+                        " ({}, {})",
+                        local_time(&m.datetime),
+                        if ago == "just now" {
+                            ago
+                        } else {
+                            format!("{ago} ago")
+                        }
+                    )
+                })
+                .unwrap_or_default();
+            human.push_str(&format!("\nLast backup: {}{when}\n", e.file));
             if stale {
-                human.push_str("  warning: the last backup is more than 7 days old\n");
+                human.push_str(&format!(
+                    "  {} it is more than 7 days old\n",
+                    console::style("warning:").yellow().bold()
+                ));
+            }
+            human.push_str(&bullet("Nodes", l.node_count));
+            human.push_str(&bullet("Relationships", l.relationship_count));
+            human.push_str(&format!(
+                "\nChanges since the last backup:\n  • Nodes: {} ({} added or removed, counted per label)\n  • Relationships: {} ({} added or removed, counted per type)\n",
+                signed(c.nodes),
+                thousands(c.nodes_changed),
+                signed(c.relationships),
+                thousands(c.relationships_changed),
+            ));
+            let mut by_label: Vec<(String, i64)> = now
+                .label_counts
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        *v as i64 - *l.label_counts.get(k).unwrap_or(&0) as i64,
+                    )
+                })
+                .chain(
+                    l.label_counts
+                        .iter()
+                        .filter(|(k, _)| !now.label_counts.contains_key(*k))
+                        .map(|(k, v)| (k.clone(), -(*v as i64))),
+                )
+                .filter(|(_, d)| *d != 0)
+                .collect();
+            by_label.sort_by_key(|(k, d)| (std::cmp::Reverse(d.unsigned_abs()), k.clone()));
+            if !by_label.is_empty() {
+                let top: Vec<String> = by_label
+                    .iter()
+                    .take(5)
+                    .map(|(k, d)| format!("{} {}", crate::text::printable(k), signed(*d)))
+                    .collect();
+                human.push_str(&format!("  • By label: {}\n", top.join(", ")));
             }
         }
         _ => human.push_str("\nLast backup: none\n"),
     }
+    let empty = now.node_count == 0 && now.relationship_count == 0 && latest.is_none();
+    let recommended = (rec.backup_recommended || stale) && !empty;
+    let why = if empty {
+        "the database is empty".to_owned()
+    } else if stale && !rec.backup_recommended {
+        "the last backup is more than 7 days old".to_owned()
+    } else {
+        rec.reason.clone()
+    };
     human.push_str(&format!(
-        "\nRecommendation: {} ({})\n\nAuto-backup thresholds:\n  Nodes: {}\n  Relationships: {}\n  Percentage: {:.1}%\n",
-        if rec.backup_recommended || stale { "backup recommended" } else { "no backup needed" },
-        rec.reason, t.nodes, t.relationships, t.percentage * 100.0
+        "\nBackup recommendation: {}: {why}\n",
+        if recommended {
+            console::style("⚠ backup recommended")
+                .yellow()
+                .bold()
+                .to_string()
+        } else {
+            "no backup needed".to_owned()
+        },
+    ));
+    human.push_str(&format!(
+        "\nAuto-backup thresholds (ign-setup.toml [backup]):\n  • Nodes: {} new or removed nodes\n  • Relationships: {} new or removed relationships\n  • Percentage: {:.1}% increase or decrease\n",
+        thousands(t.nodes),
+        thousands(t.relationships),
+        t.percentage * 100.0
     ));
     let doc = json!({
         "ok": true,
         "current": now,
         "last_backup": latest.as_ref().map(|e| json!({ "file": e.file, "counts": last, "datetime": e.metadata.as_ref().map(|m| m.datetime.clone()), "age_days": age_days })),
         "change": ch,
-        "recommendation": { "backup_recommended": rec.backup_recommended || stale, "reason": rec.reason, "stale": stale },
+        "recommendation": { "backup_recommended": recommended, "reason": why, "stale": stale },
         "thresholds": { "nodes": t.nodes, "relationships": t.relationships, "percentage": t.percentage },
     });
     Ok(Report::new(human, doc))

@@ -223,6 +223,7 @@ async fn dispatch(ctx: &Context, command: Command) -> Result<Report> {
                 allow_schema_loss,
             } => restore::run(ctx, file, confirm, allow_schema_loss).await,
             BackupCommand::Prune(args) => prune::run(ctx, &args),
+            BackupCommand::Delete { names, dry_run } => prune::delete(ctx, &names, dry_run),
             BackupCommand::Drill(args) => drill::run(ctx, args).await,
         },
         Command::Package(args) => package::run(ctx, args),

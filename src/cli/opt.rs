@@ -47,6 +47,7 @@ pub struct Opt {
 }
 
 #[derive(Debug, Args, Clone, Default)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Bolt URI: bolt://, bolt+s://, bolt+ssc://, neo4j://, neo4j+s:// or neo4j+ssc:// [env: NEO4J_URI]
     #[arg(long, global = true, value_name = "URI")]
@@ -54,7 +55,7 @@ pub struct GlobalArgs {
     /// User name [env: NEO4J_USERNAME or NEO4J_USER] [default: neo4j]
     #[arg(long, global = true, value_name = "USER")]
     pub user: Option<String>,
-    /// Password (visible to other local users in the process list: prefer NEO4J_PASSWORD or --password-file)
+    /// Password (visible to other local users in the process list: prefer NEO4J_PASSWORD or --password-file) [env: NEO4J_PASSWORD]
     #[arg(long, global = true, value_name = "PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
     /// File holding the password [env: NEO4J_PASSWORD_FILE]
@@ -63,7 +64,7 @@ pub struct GlobalArgs {
     /// Database name [env: NEO4J_DATABASE] [default: the server's default database]
     #[arg(long, global = true, value_name = "NAME")]
     pub database: Option<String>,
-    /// Backup folder [default: neo4j/fullbackup]
+    /// Backup folder [env: IGN_SETUP_BACKUP_DIR] [default: neo4j/fullbackup]
     #[arg(long, global = true, value_name = "DIR")]
     pub backup_dir: Option<PathBuf>,
     /// Migrations folder [env: IGN_SETUP_MIGRATIONS_DIR] [default: migrations]
@@ -72,7 +73,7 @@ pub struct GlobalArgs {
     /// Config file [env: IGN_SETUP_CONFIG] [default: ./ign-setup.toml when present]
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Seconds to keep trying to reach the server [default: 10]
+    /// Seconds to keep trying to reach the server [env: IGN_SETUP_CONNECT_TIMEOUT] [default: 10]
     #[arg(long, global = true, value_name = "SECONDS")]
     pub connect_timeout: Option<u64>,
     /// Seconds one migration statement may run on the server [env: IGN_SETUP_QUERY_TIMEOUT] [default: no limit]
@@ -106,7 +107,7 @@ pub enum Command {
     /// Build a release bundle (ign-scripts-X.Y.Z.zip) holding the newest backup
     /// as initial_backup.json, the migrations, a manifest and SHA256SUMS
     Package(PackageArgs),
-    /// Finish the rollback of a restore or upgrade that was interrupted
+    /// Finish the rollback of a restore, upgrade or install that was interrupted
     /// (killed process, lost server); says so when there is nothing to do
     Recover,
     /// Install the newest release into a database with no installed version:
@@ -249,6 +250,18 @@ pub enum BackupCommand {
     Init {
         #[arg(long)]
         reason: Option<String>,
+    },
+    /// Delete the named backups from the backup folder (after showing them and asking)
+    #[command(
+        after_help = "Examples:\n  ign-setup backup delete ign_scripts_db_backup_20261201_171040.json\n  ign-setup backup delete --dry-run ign_scripts_db_backup_20261201_171040.json"
+    )]
+    Delete {
+        /// File names in the backup folder (`ign-setup backup list` shows them)
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+        /// Say what would be deleted; change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Remove old backups by retention policy (restic-style keep rules; the
     /// configured policy unless --keep-… flags are given)

@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use serde_json::{json, Value};
 
 use crate::error::Error;
+pub use crate::text::thousands;
 
 /// What a command produced: the same facts for people and for scripts.
 pub struct Report {
@@ -104,15 +105,82 @@ pub fn warn_mark() -> String {
     console::style("warn").yellow().to_string()
 }
 
-/// `1245` as `1,245`: counts in human output.
-pub fn thousands(n: impl Into<u64>) -> String {
-    let digits = n.into().to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
+/// An RFC 3339 time as people read it: local time to the second, with the
+/// zone's offset (`2026-12-01 18:10:40 +01:00`); the text as it is when it
+/// does not parse.
+pub fn local_time(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => t
+            .with_timezone(&chrono::Local)
+            .format("%Y-%m-%d %H:%M:%S %:z")
+            .to_string(),
+        Err(_) => rfc3339.to_owned(),
+    }
+}
+
+/// How long ago an RFC 3339 time was, in the largest whole unit: `3 days`,
+/// `1 hour`, `42 minutes`, `just now`.
+pub fn age(rfc3339: &str) -> Option<String> {
+    let t = chrono::DateTime::parse_from_rfc3339(rfc3339).ok()?;
+    let secs = chrono::Utc::now()
+        .signed_duration_since(t)
+        .num_seconds()
+        .max(0);
+    Some(duration_words(secs as u64))
+}
+
+/// `secs` in the largest whole unit.
+pub fn duration_words(secs: u64) -> String {
+    let (n, unit) = match secs {
+        0..=59 => return "just now".to_owned(),
+        60..=3599 => (secs / 60, "minute"),
+        3600..=86_399 => (secs / 3600, "hour"),
+        _ => (secs / 86_400, "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// Sizes in one unit style everywhere: `512 B`, `14.3 MiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Rows under a header, each column as wide as its widest cell; the last
+/// column is not padded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            widths[i] = widths[i].max(cell.chars().count());
         }
-        out.push(c);
+    }
+    let line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                let pad = widths[i] - cell.chars().count();
+                text.push_str(cell);
+                text.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        text.trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
 }
@@ -120,16 +188,21 @@ pub fn thousands(n: impl Into<u64>) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
-    fn thousands_groups_digits_by_three() {
-        for (n, text) in [
-            (0u64, "0"),
-            (999, "999"),
-            (1000, "1,000"),
-            (1245, "1,245"),
-            (1_000_000, "1,000,000"),
-            (u64::MAX, "18,446,744,073,709,551,615"),
-        ] {
-            assert_eq!(super::thousands(n), text);
-        }
+    fn durations_sizes_and_tables_read_like_prose() {
+        assert_eq!(super::duration_words(30), "just now");
+        assert_eq!(super::duration_words(60), "1 minute");
+        assert_eq!(super::duration_words(7200), "2 hours");
+        assert_eq!(super::duration_words(3 * 86_400 + 5), "3 days");
+        assert_eq!(super::human_size(512), "512 B");
+        assert_eq!(super::human_size(15 * 1024 * 1024), "15.0 MiB");
+        let t = super::table(
+            &["NAME", "NODES", "REASON"],
+            &[vec![
+                "a.json".into(),
+                "1,245".into(),
+                "Manual backup".into(),
+            ]],
+        );
+        assert_eq!(t, "NAME    NODES  REASON\na.json  1,245  Manual backup\n");
     }
 }

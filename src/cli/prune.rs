@@ -114,3 +114,79 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> Result<Report> {
     });
     Ok(Report::new(human, doc))
 }
+
+/// `ign-setup backup delete NAME… [--dry-run]`: removes the named backups
+/// from the backup folder, after saying what each one is and asking. A name
+/// is a file in the folder (no paths); the safety backup of an unfinished
+/// operation is refused, since it is the only copy of the data before it.
+pub fn delete(ctx: &Context, names: &[String], dry_run: bool) -> Result<Report> {
+    let dir = &ctx.settings.backup_dir;
+    let store = BackupStore::new(dir, 1);
+    let entries = store.list()?;
+    let protected = crate::backup::store::protected_by_journal(dir);
+    let mut chosen = Vec::new();
+    for name in names {
+        let Some(entry) = entries.iter().find(|e| &e.file == name) else {
+            return Err(crate::backup::BackupError::NotFound {
+                name: name.clone(),
+                dir: dir.clone(),
+            }
+            .into());
+        };
+        if protected.contains(name) {
+            return Err(Error::Usage(format!(
+                "`{name}` is the safety backup of an unfinished operation, the only copy of the data before it: run `ign-setup recover` first; nothing was deleted"
+            )));
+        }
+        if !chosen
+            .iter()
+            .any(|e: &&crate::backup::store::BackupEntry| &e.file == name)
+        {
+            chosen.push(entry);
+        }
+    }
+    let describe = |e: &crate::backup::store::BackupEntry| match &e.metadata {
+        Some(m) => format!(
+            "{} ({}, {} nodes, {} relationships, {}, created {})",
+            e.file,
+            m.backup_type,
+            super::output::thousands(m.node_count),
+            super::output::thousands(m.relationship_count),
+            super::output::human_size(e.size),
+            super::output::local_time(&m.datetime)
+        ),
+        None => format!(
+            "{} (unreadable: {})",
+            e.file,
+            e.problem.as_deref().unwrap_or("?")
+        ),
+    };
+    let lines: Vec<String> = chosen.iter().map(|e| describe(e)).collect();
+    if dry_run {
+        return Ok(Report::new(
+            format!(
+                "Would delete (dry run, nothing changed):\n  {}",
+                lines.join("\n  ")
+            ),
+            json!({ "ok": true, "dry_run": true, "would_delete": chosen.iter().map(|e| &e.file).collect::<Vec<_>>() }),
+        ));
+    }
+    ctx.out.note(format!(
+        "To delete from {}:\n  {}",
+        dir.display(),
+        lines.join("\n  ")
+    ));
+    ctx.confirm(&format!(
+        "Delete {} backup{} for good?",
+        chosen.len(),
+        if chosen.len() == 1 { "" } else { "s" }
+    ))?;
+    let _lock = crate::safety::LocalLock::acquire(dir, "backup delete")?;
+    let files: Vec<&str> = chosen.iter().map(|e| e.file.as_str()).collect();
+    let removed = store.remove(&files)?;
+    store.write_index()?;
+    Ok(Report::new(
+        format!("Deleted {}.", removed.join(", ")),
+        json!({ "ok": true, "deleted": removed }),
+    ))
+}
