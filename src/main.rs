@@ -3,7 +3,10 @@
 use clap::Parser;
 
 fn main() {
-    let opt = ign_setup::cli::opt::Opt::parse();
+    let opt = match ign_setup::cli::opt::Opt::try_parse() {
+        Ok(opt) => opt,
+        Err(err) => std::process::exit(ign_setup::cli::usage_error(err)),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

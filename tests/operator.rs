@@ -653,3 +653,77 @@ fn backup_status_reads_like_the_plan() {
     );
     assert!(text.contains("just now)"), "{text}");
 }
+
+#[test]
+fn usage_errors_have_the_json_shape_and_package_counts_entries_one_way() {
+    let t = TestDb::acquire();
+    let dir = t.path("");
+    // A usage error with --json: exit 2 and the one error document.
+    let out = bare_cmd(&dir)
+        .args(["upgrade", "--to", "1.5", "--json"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["error"]["kind"], "usage");
+    assert_eq!(doc["error"]["exit_code"], 2);
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("for example 1.5.0"),
+        "{doc}"
+    );
+    // --help and --version are not errors.
+    bare_cmd(&dir).args(["--help", "--json"]).assert().success();
+    // `package` without a release is a usage error too.
+    bare_cmd(&dir)
+        .args(["package"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--release"));
+    t.exec("UNWIND range(1, 1200) AS i CREATE (:Function {i: i})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    std::fs::create_dir_all(t.path("migrations/1.4.0")).unwrap();
+    std::fs::copy(
+        repo_root().join("migrations/1.4.0/001_core_constraints.cypher"),
+        t.path("migrations/1.4.0/001_core_constraints.cypher"),
+    )
+    .unwrap();
+    let built = run_json(&t, &["package", "--release", "1.4.0"], 0);
+    // The old spelling still works.
+    run_json(&t, &["package", "--version", "1.4.0", "--out", "old"], 0);
+    let checked = run_json(
+        &t,
+        &["package", "verify", "release/ign-scripts-1.4.0.zip"],
+        0,
+    );
+    assert_eq!(built["entries"], checked["entries"]);
+    assert_eq!(
+        built["files"].as_array().unwrap().len(),
+        checked["files"].as_array().unwrap().len()
+    );
+    assert_eq!(built["application_version"], checked["application_version"]);
+    assert_eq!(checked["outer_checksum"]["checked"], true);
+    assert_eq!(checked["outer_checksum"]["sha256"], built["sha256"]);
+    let entries = built["entries"].as_u64().unwrap();
+    let files = built["files"].as_array().unwrap().len() as u64;
+    assert_eq!(entries, files + 2);
+    let human = |args: &[&str]| {
+        String::from_utf8(
+            t.cmd()
+                .args(args)
+                .assert()
+                .success()
+                .get_output()
+                .stdout
+                .clone(),
+        )
+        .unwrap()
+    };
+    let line = format!("entries: {entries} ({files} files + manifest.json + SHA256SUMS)");
+    assert!(human(&["package", "--release", "1.4.0", "--out", "again"]).contains(&line));
+    assert!(human(&["package", "verify", "release/ign-scripts-1.4.0.zip"]).contains(&line));
+}

@@ -126,6 +126,37 @@ fn load_settings(g: &GlobalArgs) -> Result<(Settings, Option<(PathBuf, Source)>)
     Ok((Settings::resolve(&flags, &process_env, &file)?, config_file))
 }
 
+/// A command line clap refused (or `--help` / `--version`, which clap
+/// prints): clap's own message on stderr, and with `--json` anywhere on the
+/// line also the one JSON error document every failure has, on stdout.
+/// Returns the exit code (2 for usage errors, 0 for help and version).
+pub fn usage_error(err: clap::Error) -> i32 {
+    use clap::error::ErrorKind;
+    let code = err.exit_code();
+    let is_output = matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    let _ = err.print();
+    if !is_output && std::env::args_os().any(|a| a == "--json") {
+        let message = err
+            .render()
+            .to_string()
+            .lines()
+            .find(|l| l.starts_with("error:"))
+            .map(|l| l.trim_start_matches("error:").trim().to_owned())
+            .unwrap_or_else(|| err.kind().to_string());
+        let doc = serde_json::json!({
+            "ok": false,
+            "error": { "kind": "usage", "message": message, "exit_code": code },
+        });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    code
+}
+
 /// Runs a parsed command line; returns the process exit code.
 pub async fn run(opt: Opt) -> i32 {
     crate::log::set_verbosity(opt.global.verbose);

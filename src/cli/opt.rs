@@ -365,12 +365,22 @@ pub struct ScheduleInstallArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(args_conflicts_with_subcommands = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_help = "Examples:\n  ign-setup package --release 1.5.0\n  ign-setup package verify release/ign-scripts-1.5.0.zip"
+)]
 pub struct PackageArgs {
     #[command(subcommand)]
     pub command: Option<PackageCommand>,
-    /// Application version of the release (X.Y.Z)
-    #[arg(long, value_name = "X.Y.Z", value_parser = parse_version)]
+    /// Application version of the release (X.Y.Z); `--version` is the old spelling
+    #[arg(
+        long = "release",
+        alias = "version",
+        value_name = "X.Y.Z",
+        value_parser = parse_version,
+        required = true
+    )]
     pub version: Option<semver::Version>,
     /// The backup to ship [default: the newest backup in the backup folder]
     #[arg(long, value_name = "FILE")]

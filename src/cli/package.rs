@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::json;
 
 use super::opt::{PackageArgs, PackageCommand};
-use super::output::Report;
+use super::output::{thousands, Report};
 use super::Context;
 use crate::backup::BackupStore;
 use crate::bundle::{build_package, verify_bundle, OuterChecksum, PackageRequest, VerifyLimits};
@@ -21,11 +21,7 @@ pub fn run(ctx: &Context, args: PackageArgs) -> Result<Report> {
         return verify(&zip);
     }
     let version = args.version.ok_or_else(|| {
-        Error::Config(crate::config::ConfigError::Invalid {
-            what: "package version",
-            value: String::new(),
-            reason: "pass --version X.Y.Z (the application version of this release)".into(),
-        })
+        Error::Usage("pass --release X.Y.Z, the application version of this release".into())
     })?;
     let store = BackupStore::new(&ctx.settings.backup_dir, ctx.settings.keep);
     let backup_path = match &args.backup {
@@ -52,38 +48,55 @@ pub fn run(ctx: &Context, args: PackageArgs) -> Result<Report> {
         source_date_epoch,
     })?;
     let human = format!(
-        "Bundle written: {} ({} bytes)\n  sha256: {}\n  initial backup: {} ({} nodes, {} relationships)\n  entries: {}",
+        "Bundle written: {} ({})\n  sha256: {}\n  initial backup: {} ({} nodes, {} relationships)\n  entries: {}",
         outcome.zip_path.display(),
-        outcome.size,
+        super::output::human_size(outcome.size),
         outcome.sha256,
         backup_path.display(),
-        summary["node_count"],
-        summary["relationship_count"],
-        outcome.entries.len() + 2,
+        count(&summary["node_count"]),
+        count(&summary["relationship_count"]),
+        entries_text(outcome.entries.len()),
     );
     Ok(Report::new(
         human,
-        json!({ "ok": true, "zip": outcome.zip_path, "sha256": outcome.sha256, "size": outcome.size, "version": version.to_string(), "backup": summary, "entries": outcome.entries }),
+        json!({ "ok": true, "zip": outcome.zip_path, "sha256": outcome.sha256, "size": outcome.size, "application_version": version.to_string(), "backup": summary, "entries": outcome.entries.len() + 2, "files": outcome.entries }),
     ))
+}
+
+/// One way to count a bundle's entries, in `package` and `package verify`:
+/// the payload files plus manifest.json and SHA256SUMS.
+fn entries_text(files: usize) -> String {
+    format!("{} ({files} files + manifest.json + SHA256SUMS)", files + 2)
 }
 
 fn verify(zip: &Path) -> Result<Report> {
     let report = verify_bundle(zip, &VerifyLimits::default(), &backup_check)?;
-    let outer = match &report.outer_checksum {
-        OuterChecksum::Matched { sha256 } => format!("matches {sha256}"),
-        OuterChecksum::NotPresent => "no .sha256 file beside the zip; not checked".into(),
+    let (outer, outer_json) = match &report.outer_checksum {
+        OuterChecksum::Matched { sha256 } => (
+            format!("matches {sha256}"),
+            json!({ "checked": true, "sha256": sha256 }),
+        ),
+        OuterChecksum::NotPresent => (
+            "no .sha256 file beside the zip; not checked".into(),
+            json!({ "checked": false, "sha256": null }),
+        ),
     };
     let human = format!(
-        "ok {}\n  application version: {}\n  outer checksum: {}\n  entries: {} verified against SHA256SUMS and manifest.json; all paths safe\n  initial backup: {} nodes, {} relationships, checksum ok",
+        "ok {}\n  application version: {}\n  outer checksum: {}\n  entries: {}, verified against SHA256SUMS and manifest.json; all paths safe\n  initial backup: {} nodes, {} relationships, checksum ok",
         zip.display(),
         report.manifest.application_version,
         outer,
-        report.manifest.files.len(),
-        report.backup_summary["node_count"],
-        report.backup_summary["relationship_count"],
+        entries_text(report.manifest.files.len()),
+        count(&report.backup_summary["node_count"]),
+        count(&report.backup_summary["relationship_count"]),
     );
     Ok(Report::new(
         human,
-        json!({ "ok": true, "zip": zip, "application_version": report.manifest.application_version.to_string(), "outer_checksum": outer, "files": report.manifest.files, "backup": report.backup_summary }),
+        json!({ "ok": true, "zip": zip, "application_version": report.manifest.application_version.to_string(), "outer_checksum": outer_json, "entries": report.manifest.files.len() + 2, "files": report.manifest.files, "backup": report.backup_summary }),
     ))
+}
+
+/// A JSON count as people read it.
+fn count(v: &serde_json::Value) -> String {
+    v.as_u64().map(thousands).unwrap_or_else(|| v.to_string())
 }
