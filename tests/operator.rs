@@ -47,12 +47,16 @@ fn completions_and_man_pages_come_from_the_command_definitions() {
         std::fs::write(dir.path().join("c.bash"), script).unwrap();
         let out = Command::new("bash")
             .arg("-c")
-            .arg("source c.bash; COMP_WORDS=(ign-setup backup res); COMP_CWORD=2; _ign__setup ign-setup res backup; printf '%s\\n' \"${COMPREPLY[@]}\"")
+            .arg("source c.bash && complete -p ign-setup")
             .current_dir(dir.path())
             .output()
             .unwrap();
-        let words = String::from_utf8_lossy(&out.stdout);
-        assert!(words.lines().any(|w| w == "restore"), "{words}");
+        let registered = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && registered.contains("_ign__setup"),
+            "bash did not load the script: {registered} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     bare_cmd(dir.path()).arg("man").assert().success().stdout(
         predicate::str::starts_with(".ie \\n(.g .ds Aq")
@@ -510,16 +514,15 @@ fn in_a_terminal_ctrl_c_at_the_password_prompt_leaves_echo_on() {
     let bin = env!("CARGO_BIN_EXE_ign-setup");
     let env = [("NEO4J_URI", t.server.uri.as_str()), ("NO_COLOR", "1")];
     let cmd = format!(
-        "{bin} doctor; echo EXIT=$?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?echo'; sleep 60"
+        "{bin} doctor; echo EXIT=$?; echo \"TTY[$(stty -a | tr ' ;' '\\n\\n' | grep -x -- '-\\?echo')]\"; sleep 60"
     );
     let tm = Tmux::start(&t.path(""), &env, &cmd);
     tm.wait_for("password");
     tm.send(&["C-c"]);
-    let screen = tm.wait_for("EXIT=");
+    let screen = tm.wait_for("echo]");
     assert!(screen.contains("EXIT=130"), "{screen}");
-    let after = screen.split("EXIT=130").nth(1).unwrap_or_default();
     assert!(
-        after.lines().any(|l| l.trim() == "echo"),
+        screen.contains("TTY[echo]"),
         "echo is off after Ctrl-C at the password prompt:\n{screen}"
     );
 }
