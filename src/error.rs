@@ -9,6 +9,7 @@ use crate::drill::DrillError;
 use crate::graph::GraphError;
 use crate::lifecycle::LifecycleError;
 use crate::migrations::MigrationError;
+use crate::operation::{OperationError, RecoverError, StartError};
 use crate::restore::RestoreError;
 use crate::safety::SafetyError;
 use crate::schedule::ScheduleError;
@@ -61,6 +62,8 @@ pub enum Error {
     #[error(transparent)]
     Safety(#[from] SafetyError),
     #[error(transparent)]
+    Recover(#[from] RecoverError),
+    #[error(transparent)]
     Bundle(#[from] BundleError),
     #[error(transparent)]
     Lifecycle(Box<LifecycleError>),
@@ -89,6 +92,9 @@ impl Error {
             Error::Backup(_) => exit::FAILURE,
             Error::Restore(r) => restore_exit_code(r),
             Error::Safety(s) => safety_exit_code(s),
+            Error::Recover(RecoverError::Safety(s)) => safety_exit_code(s),
+            Error::Recover(RecoverError::Restore(r)) => restore_exit_code(r),
+            Error::Recover(_) => exit::FAILURE,
             Error::Bundle(BundleError::Io { .. }) => exit::FAILURE,
             Error::Bundle(_) => exit::INVALID_INPUT,
             Error::Lifecycle(l) => l.exit_code(),
@@ -115,12 +121,12 @@ impl Error {
             Error::Backup(BackupError::Graph(_)) => "database",
             Error::Backup(b) if b.is_invalid_input() => "invalid_backup",
             Error::Backup(_) => "backup",
-            Error::Restore(RestoreError::RolledBack { .. }) => "rolled_back",
+            Error::Restore(RestoreError::Failed(op)) => operation_kind(op),
             Error::Restore(RestoreError::SchemaNotRecreatable { .. }) => "schema_not_recreatable",
-            Error::Restore(RestoreError::RollbackFailed { .. }) => "recovery_needed",
             Error::Restore(_) => "restore",
-            Error::Safety(SafetyError::Locked { .. }) => "locked",
-            Error::Safety(_) => "safety",
+            Error::Safety(s) => safety_kind(s),
+            Error::Recover(RecoverError::Safety(s)) => safety_kind(s),
+            Error::Recover(_) => "recover",
             Error::Bundle(BundleError::Io { .. }) => "io",
             Error::Bundle(_) => "invalid_bundle",
             Error::Lifecycle(l) => l.kind(),
@@ -141,9 +147,11 @@ impl Error {
         let restore = match self {
             Error::Restore(r) => r,
             Error::Lifecycle(l) => match l.as_ref() {
-                LifecycleError::RolledBack { source, .. } | LifecycleError::Restore(source) => {
-                    source
+                LifecycleError::Operation(op) => {
+                    let gaps = op.schema_not_recreated()?;
+                    return Some(serde_json::json!({ "schema_not_recreated": gaps }));
                 }
+                LifecycleError::Restore(source) => source,
                 _ => return None,
             },
             _ => return None,
@@ -169,8 +177,7 @@ pub fn graph_exit_code(g: &GraphError) -> i32 {
 
 pub fn restore_exit_code(r: &RestoreError) -> i32 {
     match r {
-        RestoreError::RolledBack { .. } => exit::ROLLED_BACK,
-        RestoreError::RollbackFailed { .. } => exit::RECOVERY_NEEDED,
+        RestoreError::Failed(op) => operation_exit_code(op),
         RestoreError::Backup(BackupError::Graph(g)) | RestoreError::Graph(g) => graph_exit_code(g),
         RestoreError::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
         RestoreError::Name(_) => exit::INVALID_INPUT,
@@ -186,6 +193,54 @@ pub fn safety_exit_code(s: &SafetyError) -> i32 {
         SafetyError::Locked { .. } | SafetyError::Unfinished { .. } => exit::LOCKED,
         SafetyError::Graph(g) => graph_exit_code(g),
         _ => exit::FAILURE,
+    }
+}
+
+fn safety_kind(s: &SafetyError) -> &'static str {
+    match s {
+        SafetyError::Locked { .. } => "locked",
+        _ => "safety",
+    }
+}
+
+fn backup_exit_code(b: &BackupError) -> i32 {
+    match b {
+        BackupError::Graph(g) => graph_exit_code(g),
+        b if b.is_invalid_input() => exit::INVALID_INPUT,
+        _ => exit::FAILURE,
+    }
+}
+
+fn start_exit_code(s: &StartError) -> i32 {
+    match s {
+        StartError::Safety(s) => safety_exit_code(s),
+        StartError::Backup(b) => backup_exit_code(b),
+        StartError::Graph(g) => graph_exit_code(g),
+        StartError::NoLongerEmpty => exit::INVALID_INPUT,
+    }
+}
+
+/// The exit code of a guarded operation's failure, whatever its body's error.
+pub fn operation_exit_code<E>(op: &OperationError<E>) -> i32 {
+    match op {
+        OperationError::NotStarted(s) => start_exit_code(s),
+        OperationError::RolledBack { .. } => exit::ROLLED_BACK,
+        OperationError::RollbackFailed { .. } => exit::RECOVERY_NEEDED,
+        OperationError::NotClosed { source, .. } => safety_exit_code(source),
+    }
+}
+
+/// The `--json` kind of a guarded operation's failure.
+pub fn operation_kind<E>(op: &OperationError<E>) -> &'static str {
+    match op {
+        OperationError::NotStarted(StartError::Safety(s)) => safety_kind(s),
+        OperationError::NotStarted(StartError::Backup(BackupError::Graph(_))) => "database",
+        OperationError::NotStarted(StartError::Backup(_)) => "backup",
+        OperationError::NotStarted(StartError::Graph(_)) => "database",
+        OperationError::NotStarted(StartError::NoLongerEmpty) => "refused",
+        OperationError::RolledBack { .. } => "rolled_back",
+        OperationError::RollbackFailed { .. } => "recovery_needed",
+        OperationError::NotClosed { source, .. } => safety_kind(source),
     }
 }
 

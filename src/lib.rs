@@ -2,7 +2,8 @@
 //! database of the IGN Scripts learning system.
 //!
 //! Layers, each using only those below it:
-//! `cli` → `lifecycle`, `drill`, `schedule`, `metrics` → `restore`, `bundle` →
+//! `cli` → `lifecycle`, `drill`, `schedule`, `metrics` → `operation` (lock,
+//! journal, protection, rollback, recovery) → `restore`, `bundle` →
 //! `backup`, `migrations` → `safety` (journal, lock) → `state`, `graph` →
 //! `config` → `retention` (pure policy), `error`.
 
@@ -21,6 +22,7 @@ pub mod lifecycle;
 pub mod log;
 pub mod metrics;
 pub mod migrations;
+pub mod operation;
 pub mod progress;
 pub mod restore;
 pub mod retention;

@@ -13,7 +13,7 @@
 //! so it never starts on a database it would have to).
 //!
 //! No safety backup is taken (the target is empty by then); the target's
-//! lease (`lock::acquire` on the target) keeps two drills off one scratch
+//! lease (`operation::locked` on the target) keeps two drills off one scratch
 //! database, and the backup folder's local lock keeps retention from removing
 //! the file mid-drill.
 
@@ -210,17 +210,16 @@ pub async fn drill(req: &DrillRequest) -> Result<DrillReport, DrillError> {
             return Err(same(Some(&actual)));
         }
     }
-    let guard = crate::safety::lock::acquire(Arc::clone(&db), &req.backup_dir, "drill").await?;
     // Emptied afterwards in every case where the target was proven empty
     // first (also after a failed load); never otherwise: data the drill did
     // not load is not the drill's to delete.
-    if let Err(e) = refuse_unless_empty(&db, &target_label).await {
-        let _ = guard.release().await;
-        return Err(e);
-    }
-    let outcome = run_checks(&db, &req.source, &report, req.progress).await;
-    let cleanup = empty_again(&db).await;
-    let _ = guard.release().await;
+    let (outcome, cleanup) =
+        crate::operation::locked(&db, &req.backup_dir, "drill", async |db: &Db| {
+            refuse_unless_empty(db, &target_label).await?;
+            let outcome = run_checks(db, &req.source, &report, req.progress).await;
+            Ok::<_, DrillError>((outcome, empty_again(db).await))
+        })
+        .await?;
     let checks = match outcome {
         Ok(checks) => checks,
         Err(e) => {

@@ -11,10 +11,12 @@ use std::path::PathBuf;
 use semver::Version;
 use serde::Serialize;
 
+use super::engine::AppliedFile;
 use crate::backup::BackupError;
 use crate::bundle::BundleError;
 use crate::graph::GraphError;
 use crate::migrations::MigrationError;
+use crate::operation::OperationError;
 use crate::restore::RestoreError;
 use crate::safety::SafetyError;
 use crate::state::StateError;
@@ -96,6 +98,37 @@ pub enum StepError {
     Version(#[source] StateError),
 }
 
+/// A failed step together with the migration files that ran before it (in
+/// the order they ran): after a rollback that failed too, this is what the
+/// database may still hold.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}{}", applied_note(.applied))]
+pub struct MigrationFailure {
+    #[source]
+    pub step: StepError,
+    pub applied: Vec<AppliedFile>,
+}
+
+impl From<StepError> for MigrationFailure {
+    fn from(step: StepError) -> MigrationFailure {
+        MigrationFailure {
+            step,
+            applied: Vec::new(),
+        }
+    }
+}
+
+fn applied_note(applied: &[AppliedFile]) -> String {
+    if applied.is_empty() {
+        return String::new();
+    }
+    let files: Vec<String> = applied
+        .iter()
+        .map(|a| format!("{}/{}", a.version, a.name))
+        .collect();
+    format!(" (applied before it: {})", files.join(", "))
+}
+
 /// Everything an install, upgrade or `migrations status` can fail with.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -122,13 +155,10 @@ pub enum LifecycleError {
     Refused(String),
     #[error("{0}")]
     History(Box<HistoryProblem>),
-    #[error("{source}\n{now}")]
-    RolledBack {
-        #[source]
-        source: RestoreError,
-        /// Where the data is now, for people: "The database is back at version 1.4.0."
-        now: String,
-    },
+    /// The guarded operation failed: not started, rolled back, or the
+    /// rollback failed too.
+    #[error(transparent)]
+    Operation(Box<OperationError<MigrationFailure>>),
     #[error(transparent)]
     Restore(#[from] RestoreError),
     #[error(transparent)]
@@ -143,6 +173,12 @@ pub enum LifecycleError {
     Bundle(#[from] BundleError),
     #[error("{0}")]
     Internal(String),
+}
+
+impl From<OperationError<MigrationFailure>> for LifecycleError {
+    fn from(e: OperationError<MigrationFailure>) -> LifecycleError {
+        LifecycleError::Operation(Box::new(e))
+    }
 }
 
 impl From<HistoryProblem> for LifecycleError {
@@ -164,7 +200,7 @@ impl LifecycleError {
             | LifecycleError::NeedsBaseline { .. }
             | LifecycleError::Refused(_)
             | LifecycleError::History(_) => exit::INVALID_INPUT,
-            LifecycleError::RolledBack { .. } => exit::ROLLED_BACK,
+            LifecycleError::Operation(op) => crate::error::operation_exit_code(op),
             LifecycleError::Restore(r) => restore_exit_code(r),
             LifecycleError::Safety(s) => safety_exit_code(s),
             LifecycleError::State(StateError::Graph(g)) | LifecycleError::Graph(g) => {
@@ -190,8 +226,7 @@ impl LifecycleError {
             LifecycleError::NeedsBaseline { .. } => "needs_baseline",
             LifecycleError::Refused(_) => "refused",
             LifecycleError::History(_) => "drift",
-            LifecycleError::RolledBack { .. } => "rolled_back",
-            LifecycleError::Restore(RestoreError::RollbackFailed { .. }) => "recovery_needed",
+            LifecycleError::Operation(op) => crate::error::operation_kind(op),
             LifecycleError::Restore(RestoreError::SchemaNotRecreatable { .. }) => {
                 "schema_not_recreatable"
             }
