@@ -5,7 +5,8 @@
 //! `cli` → `lifecycle`, `drill`, `schedule`, `metrics` → `operation` (lock,
 //! journal, protection, rollback, recovery) → `restore`, `bundle` →
 //! `backup`, `migrations` → `safety` (journal, lock) → `state`, `graph` →
-//! `config` → `retention` (pure policy), `error`.
+//! `config` → `retention` (pure policy), `exit` (the exit codes and error
+//! kinds every error maps to). `error` gathers the areas' errors for `cli`.
 
 pub mod backup;
 pub mod bundle;
@@ -13,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod drill;
 pub mod error;
+pub mod exit;
 pub mod faults;
 pub mod fsutil;
 pub mod graph;

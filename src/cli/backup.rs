@@ -9,7 +9,8 @@ use crate::backup::status::{change, current_counts, recommend, Counts};
 use crate::backup::{
     create_backup, verify_backup, BackupStore, BackupType, CreateRequest, Metadata,
 };
-use crate::error::{exit, Result};
+use crate::error::Result;
+use crate::exit;
 
 fn store(ctx: &Context) -> BackupStore {
     BackupStore::new(&ctx.settings.backup_dir, ctx.settings.keep)

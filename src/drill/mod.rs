@@ -67,28 +67,17 @@ pub enum DrillError {
 }
 
 impl DrillError {
-    pub fn exit_code(&self) -> i32 {
-        use crate::error::{exit, graph_exit_code, restore_exit_code, safety_exit_code};
+    pub fn fault(&self) -> crate::exit::Fault {
+        use crate::exit::Fault;
         match self {
-            DrillError::SameDatabase { .. } | DrillError::NotEmpty { .. } => exit::INVALID_INPUT,
-            DrillError::NoPassword | DrillError::PasswordFile { .. } => exit::CONFIG,
-            DrillError::Backup(BackupError::Graph(g)) | DrillError::Graph(g) => graph_exit_code(g),
-            DrillError::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
-            DrillError::Backup(_) => exit::FAILURE,
-            DrillError::Restore(r) => restore_exit_code(r),
-            DrillError::Safety(s) => safety_exit_code(s),
-            DrillError::NotEmptied { .. } => exit::FAILURE,
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            DrillError::SameDatabase { .. } => "drill_refused",
-            DrillError::NotEmpty { .. } => "drill_target_not_empty",
-            DrillError::NoPassword | DrillError::PasswordFile { .. } => "config",
-            DrillError::Backup(b) if b.is_invalid_input() => "invalid_backup",
-            DrillError::NotEmptied { .. } => "drill_not_emptied",
-            _ => "drill",
+            DrillError::SameDatabase { .. } => Fault::DrillRefused,
+            DrillError::NotEmpty { .. } => Fault::DrillTargetNotEmpty,
+            DrillError::NoPassword | DrillError::PasswordFile { .. } => Fault::Config,
+            DrillError::Backup(b) => b.fault(),
+            DrillError::Graph(g) => g.fault(),
+            DrillError::Restore(r) => r.fault(),
+            DrillError::Safety(s) => s.fault(),
+            DrillError::NotEmptied { .. } => Fault::DrillNotEmptied,
         }
     }
 }

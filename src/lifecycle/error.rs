@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::engine::AppliedFile;
 use crate::backup::BackupError;
 use crate::bundle::BundleError;
+use crate::exit::Fault;
 use crate::graph::GraphError;
 use crate::migrations::MigrationError;
 use crate::operation::OperationError;
@@ -188,56 +189,24 @@ impl From<HistoryProblem> for LifecycleError {
 }
 
 impl LifecycleError {
-    /// The exit code (see `crate::error::exit`).
-    pub fn exit_code(&self) -> i32 {
-        use crate::error::{exit, graph_exit_code, restore_exit_code, safety_exit_code};
+    pub fn fault(&self) -> Fault {
         match self {
-            LifecycleError::Catalog(MigrationError::Io { .. }) => exit::FAILURE,
-            LifecycleError::Catalog(_)
-            | LifecycleError::UnknownTarget { .. }
-            | LifecycleError::Downgrade { .. }
-            | LifecycleError::NotInstalled
-            | LifecycleError::NeedsBaseline { .. }
-            | LifecycleError::Refused(_)
-            | LifecycleError::History(_) => exit::INVALID_INPUT,
-            LifecycleError::Operation(op) => crate::error::operation_exit_code(op),
-            LifecycleError::Restore(r) => restore_exit_code(r),
-            LifecycleError::Safety(s) => safety_exit_code(s),
-            LifecycleError::State(StateError::Graph(g)) | LifecycleError::Graph(g) => {
-                graph_exit_code(g)
-            }
-            LifecycleError::State(_) => exit::FAILURE,
-            LifecycleError::Backup(BackupError::Graph(g)) => graph_exit_code(g),
-            LifecycleError::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
-            LifecycleError::Backup(_) => exit::FAILURE,
-            LifecycleError::Bundle(BundleError::Io { .. }) => exit::FAILURE,
-            LifecycleError::Bundle(_) => exit::INVALID_INPUT,
-            LifecycleError::Internal(_) => exit::FAILURE,
-        }
-    }
-
-    /// A short machine-readable name for `--json` output.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            LifecycleError::Catalog(_) => "invalid_migrations",
-            LifecycleError::UnknownTarget { .. } => "unknown_version",
-            LifecycleError::Downgrade { .. } => "downgrade",
-            LifecycleError::NotInstalled => "not_installed",
-            LifecycleError::NeedsBaseline { .. } => "needs_baseline",
-            LifecycleError::Refused(_) => "refused",
-            LifecycleError::History(_) => "drift",
-            LifecycleError::Operation(op) => crate::error::operation_kind(op),
-            LifecycleError::Restore(RestoreError::SchemaNotRecreatable { .. }) => {
-                "schema_not_recreatable"
-            }
-            LifecycleError::Restore(_) => "restore",
-            LifecycleError::Safety(SafetyError::Locked { .. }) => "locked",
-            LifecycleError::Safety(_) => "safety",
-            LifecycleError::State(_) => "state",
-            LifecycleError::Graph(_) => "database",
-            LifecycleError::Backup(_) => "backup",
-            LifecycleError::Bundle(_) => "invalid_bundle",
-            LifecycleError::Internal(_) => "internal",
+            LifecycleError::Catalog(MigrationError::Io { .. }) => Fault::Io,
+            LifecycleError::Catalog(_) => Fault::InvalidMigrations,
+            LifecycleError::UnknownTarget { .. } => Fault::UnknownVersion,
+            LifecycleError::Downgrade { .. } => Fault::Downgrade,
+            LifecycleError::NotInstalled => Fault::NotInstalled,
+            LifecycleError::NeedsBaseline { .. } => Fault::NeedsBaseline,
+            LifecycleError::Refused(_) => Fault::Refused,
+            LifecycleError::History(_) => Fault::Drift,
+            LifecycleError::Operation(op) => op.fault(),
+            LifecycleError::Restore(r) => r.fault(),
+            LifecycleError::Safety(s) => s.fault(),
+            LifecycleError::State(s) => s.fault(),
+            LifecycleError::Graph(g) => g.fault(),
+            LifecycleError::Backup(b) => b.fault(),
+            LifecycleError::Bundle(b) => b.fault(),
+            LifecycleError::Internal(_) => Fault::Internal,
         }
     }
 }

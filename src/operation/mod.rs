@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backup::{create_backup, BackupError, BackupStore, BackupType, CreateRequest};
+use crate::exit::Fault;
 use crate::graph::schema::ddl::SchemaGap;
 use crate::graph::{Db, GraphError};
 use crate::restore::RestoreError;
@@ -121,6 +122,17 @@ pub enum OperationError<E> {
 }
 
 impl<E> OperationError<E> {
+    /// The same for every body: 31 rolled back, 32 recovery needed, and
+    /// for one that did not start, what stopped it.
+    pub fn fault(&self) -> Fault {
+        match self {
+            OperationError::NotStarted(s) => s.fault(),
+            OperationError::RolledBack { .. } => Fault::RolledBack,
+            OperationError::RollbackFailed { .. } => Fault::RecoveryNeeded,
+            OperationError::NotClosed { source, .. } => source.fault(),
+        }
+    }
+
     /// What the rollback could not put back, for `--json`.
     pub fn schema_not_recreated(&self) -> Option<&[SchemaGap]> {
         match self {
@@ -138,6 +150,17 @@ impl<E> OperationError<E> {
             OperationError::RolledBack { cause, .. }
             | OperationError::RollbackFailed { cause, .. } => Some(cause),
             _ => None,
+        }
+    }
+}
+
+impl StartError {
+    pub fn fault(&self) -> Fault {
+        match self {
+            StartError::Safety(s) => s.fault(),
+            StartError::Backup(b) => b.fault(),
+            StartError::Graph(g) => g.fault(),
+            StartError::NoLongerEmpty => Fault::Refused,
         }
     }
 }

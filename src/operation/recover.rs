@@ -36,6 +36,16 @@ pub enum RecoverError {
     Vanished,
 }
 
+impl RecoverError {
+    pub fn fault(&self) -> crate::exit::Fault {
+        match self {
+            RecoverError::Safety(s) => s.fault(),
+            RecoverError::Restore(r) => r.fault(),
+            RecoverError::Vanished => crate::exit::Fault::Internal,
+        }
+    }
+}
+
 /// Brings the database back to the state recorded by a journal entry. What
 /// of the earlier schema could not be put back is in the outcome.
 pub(super) async fn restore_from_entry(

@@ -82,6 +82,23 @@ fn server_words(db: &Db) -> String {
 }
 
 impl RestoreError {
+    pub fn fault(&self) -> crate::exit::Fault {
+        use crate::exit::Fault;
+        match self {
+            RestoreError::Backup(b) => b.fault(),
+            RestoreError::Graph(g) => g.fault(),
+            RestoreError::Safety(s) => s.fault(),
+            RestoreError::Name(_) => Fault::InvalidBackup,
+            RestoreError::Mismatch(_) | RestoreError::Schema(_) | RestoreError::Injected(_) => {
+                Fault::Restore
+            }
+            RestoreError::SchemaNotRecreatable { .. } => Fault::SchemaNotRecreatable,
+            RestoreError::Interrupted => Fault::Interrupted,
+            RestoreError::Internal(_) => Fault::Internal,
+            RestoreError::Failed(op) => op.fault(),
+        }
+    }
+
     /// What the rollback could not put back, for `--json`.
     pub fn schema_not_recreated(&self) -> Option<&[SchemaGap]> {
         match self {
@@ -350,9 +367,6 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Nothing was changed") && text.contains("--allow-schema-loss"));
-        assert_eq!(
-            crate::error::restore_exit_code(&e),
-            crate::error::exit::INVALID_INPUT
-        );
+        assert_eq!(e.fault().code(), crate::exit::INVALID_INPUT);
     }
 }

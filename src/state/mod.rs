@@ -31,6 +31,15 @@ pub enum StateError {
     Damaged(String),
 }
 
+impl StateError {
+    pub fn fault(&self) -> crate::exit::Fault {
+        match self {
+            StateError::Graph(g) => g.fault(),
+            StateError::Damaged(_) => crate::exit::Fault::State,
+        }
+    }
+}
+
 /// The installed application version, if one is recorded.
 pub async fn installed_version(db: &Db) -> Result<Option<VersionRecord>, StateError> {
     let rows = db
