@@ -253,6 +253,7 @@ pub async fn load_data(
             break;
         }
         crate::faults::hit("restore.batch")?;
+        crate::faults::pause("restore.batch").await;
     }
     drop(rx);
     crate::log::debug(format!(
