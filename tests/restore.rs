@@ -31,11 +31,6 @@ fn legacy_sample_restores_with_its_counts() {
         .success();
     assert_eq!(t.count("MATCH (n) RETURN count(n) AS c"), 100);
     assert_eq!(t.count("MATCH ()-[r]->() RETURN count(r) AS c"), 259);
-    assert_eq!(
-        t.count("MATCH (n:IgnSetupRestoring) RETURN count(n) AS c"),
-        0,
-        "temporary label removed"
-    );
 }
 
 #[test]
