@@ -264,7 +264,7 @@ async fn current_database(db: &Db) -> Result<String, GraphError> {
 
 async fn refuse_unless_empty(db: &Db, target: &str) -> Result<(), DrillError> {
     let nodes = crate::graph::counts::node_count(db).await?;
-    let schema = crate::backup::create::read_schema(db).await?;
+    let schema = crate::graph::schema::read_schema(db).await?;
     if nodes > 0 || !schema.is_empty() {
         return Err(DrillError::NotEmpty {
             target: target.to_owned(),
@@ -280,7 +280,7 @@ async fn empty_again(db: &Db) -> Result<(), DrillError> {
     schema::drop_schema(db, &crate::backup::format::Schema::default()).await?;
     load::clear_data(db).await?;
     let nodes = crate::graph::counts::node_count(db).await?;
-    let left = crate::backup::create::read_schema(db).await?;
+    let left = crate::graph::schema::read_schema(db).await?;
     let left = left.len() - left.lookups().count();
     if nodes > 0 || left > 0 {
         return Err(DrillError::Graph(GraphError::Protocol(format!(
@@ -358,7 +358,7 @@ async fn schema_check(
     expected: &Schema,
     not_created: &[crate::graph::schema::ddl::SchemaGap],
 ) -> Result<Check, GraphError> {
-    let found = crate::backup::create::read_schema(db).await?;
+    let found = crate::graph::schema::read_schema(db).await?;
     let key = |i: &crate::backup::format::SchemaItem| {
         (
             i.name.clone(),

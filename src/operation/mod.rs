@@ -290,7 +290,7 @@ async fn protect(
 /// index or constraint of its own.
 pub async fn is_empty(db: &Db) -> Result<bool, GraphError> {
     let nodes = crate::graph::counts::node_count(db).await?;
-    Ok(nodes == 0 && crate::backup::create::read_schema(db).await?.is_empty())
+    Ok(nodes == 0 && crate::graph::schema::read_schema(db).await?.is_empty())
 }
 
 /// Puts the database back as the journal's entry says, then closes the
