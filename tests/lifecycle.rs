@@ -685,12 +685,8 @@ fn lifecycle_a_server_stopped_mid_upgrade_is_recovered_once_it_is_back() {
     let before = crate::support::db_content(&db);
     drop(db);
 
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ign-setup"))
-        .current_dir(work.path())
-        .env("NEO4J_URI", &server.uri)
-        .env("NEO4J_USERNAME", "neo4j")
-        .env("NEO4J_PASSWORD", &server.password)
-        .env("NEO4J_DATABASE", "neo4j")
+    let child = server
+        .std_cmd(work.path())
         .env("IGN_SETUP_PAUSE", "upgrade.migration:3000")
         .args([
             "upgrade",

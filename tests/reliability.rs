@@ -73,12 +73,8 @@ fn a_server_stopped_mid_restore_is_recovered_once_it_is_back() {
     let before = db_content(&db);
     drop(db);
 
-    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("ign-setup"))
-        .current_dir(work.path())
-        .env("NEO4J_URI", &server.uri)
-        .env("NEO4J_USERNAME", "neo4j")
-        .env("NEO4J_PASSWORD", &server.password)
-        .env("NEO4J_DATABASE", "neo4j")
+    let child = server
+        .std_cmd(work.path())
         .args(["backup", "restore", "--yes", "--file", &file])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

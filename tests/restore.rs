@@ -132,16 +132,11 @@ fn a_restore_killed_at_ten_points_is_recovered_by_the_next_run() {
     t.wipe();
     seed(100);
     let before = content(&t);
-    let bin = assert_cmd::cargo::cargo_bin("ign-setup");
     let journal_path = t.backup_dir().join(".journal.json");
     let mut phases = Vec::new();
     for delay_ms in [150u64, 400, 700, 1000, 1400, 1800, 2300, 2800, 3500, 4500] {
-        let mut child = std::process::Command::new(&bin)
-            .current_dir(t.work.path())
-            .env("NEO4J_URI", &t.server.uri)
-            .env("NEO4J_USERNAME", &t.server.user)
-            .env("NEO4J_PASSWORD", &t.server.password)
-            .env("NEO4J_DATABASE", &t.server.database)
+        let mut child = t
+            .std_cmd()
             .args(["backup", "restore", "--yes", "--file", &file])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())

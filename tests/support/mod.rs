@@ -181,16 +181,11 @@ impl TestDb {
 
     /// The same as a plain process, to spawn, kill or race.
     pub fn std_cmd(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ign-setup"));
-        cmd.current_dir(self.work.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("NEO4J_URI", &self.server.uri)
+        let mut cmd = bare_std_cmd(self.work.path());
+        cmd.env("NEO4J_URI", &self.server.uri)
             .env("NEO4J_USERNAME", &self.server.user)
             .env("NEO4J_PASSWORD", &self.server.password)
-            .env("NEO4J_DATABASE", &self.server.database)
-            .env("NO_COLOR", "1");
-        pass_query_log(&mut cmd);
+            .env("NEO4J_DATABASE", &self.server.database);
         cmd
     }
 
@@ -213,13 +208,20 @@ pub async fn connect(server: &TestServer) -> Result<Db, ign_setup::graph::GraphE
 
 /// A plain `ign-setup` with no database settings, for offline commands.
 pub fn bare_cmd(dir: &Path) -> assert_cmd::Command {
+    assert_cmd::Command::from_std(bare_std_cmd(dir))
+}
+
+/// The one builder of the binary as a plain process: in `dir`, with a
+/// cleared environment (PATH, NO_COLOR and the query log kept). Every other
+/// command builder adds the connection to it.
+pub fn bare_std_cmd(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ign-setup"));
     cmd.current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("NO_COLOR", "1");
     pass_query_log(&mut cmd);
-    assert_cmd::Command::from_std(cmd)
+    cmd
 }
 
 /// Keeps the query log (`IGN_SETUP_QUERY_LOG`, set by `.ci/run` for the
@@ -330,7 +332,12 @@ impl PrivateServer {
     }
 
     pub fn cmd(&self, work: &Path) -> assert_cmd::Command {
-        let mut cmd = bare_cmd(work);
+        assert_cmd::Command::from_std(self.std_cmd(work))
+    }
+
+    /// The same as a plain process, to spawn or kill.
+    pub fn std_cmd(&self, work: &Path) -> std::process::Command {
+        let mut cmd = bare_std_cmd(work);
         cmd.env("NEO4J_URI", &self.uri)
             .env("NEO4J_USERNAME", "neo4j")
             .env("NEO4J_PASSWORD", &self.password)
