@@ -424,3 +424,51 @@ pub fn timestamped_backups(dir: &Path) -> Vec<String> {
     v.sort();
     v
 }
+
+/// Holds a run of the binary at a named point until the test releases it
+/// (`IGN_SETUP_HOLD`, compiled in with the `test-hooks` feature), so a test
+/// acts at a known step instead of after a guessed delay.
+pub struct Hold {
+    dir: tempfile::TempDir,
+    point: &'static str,
+}
+
+impl Hold {
+    pub fn at(point: &'static str) -> Hold {
+        Hold {
+            dir: tempfile::tempdir().unwrap(),
+            point,
+        }
+    }
+
+    /// Sets the variable on a command.
+    pub fn apply<'c>(&self, cmd: &'c mut StdCommand) -> &'c mut StdCommand {
+        cmd.env(
+            "IGN_SETUP_HOLD",
+            format!("{}:{}", self.point, self.dir.path().display()),
+        )
+    }
+
+    /// Waits until the run is held at the point; fails if it never gets
+    /// there (it ended, or took more than two minutes).
+    pub fn wait_reached(&self, child: &mut std::process::Child) {
+        let reached = self.dir.path().join(format!("{}.reached", self.point));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !reached.exists() {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the run ended ({status}) before reaching `{}`", self.point);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run never reached `{}`",
+                self.point
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Lets the held run (and every later pass through the point) go on.
+    pub fn release(&self) {
+        std::fs::write(self.dir.path().join(format!("{}.go", self.point)), b"").unwrap();
+    }
+}
