@@ -221,8 +221,8 @@ pub async fn status(ctx: &Context) -> Result<Report> {
     let now = current_counts(&db).await?;
     let store = store(ctx);
     let latest = store.latest().ok();
-    // Per-label counts of the last backup come from its statistics (a full read
-    // of the file would be needed otherwise; the index keeps the totals).
+    // Per-label counts of the last backup come from its statistics, which
+    // close the file: this reads (and decodes) the whole backup once.
     let last = match &latest {
         Some(e) => match crate::backup::verify::statistics_of(&e.path) {
             Ok(c) => Some(c),

@@ -82,7 +82,8 @@ impl Output {
         }
     }
 
-    /// Progress and notes for people; silent in JSON mode only if stderr is not a terminal.
+    /// Progress and notes for people, on stderr (also in JSON mode: stdout
+    /// carries only the JSON document).
     pub fn note(&self, msg: impl AsRef<str>) {
         eprintln!("{}", msg.as_ref());
     }
