@@ -1,5 +1,6 @@
 //! File-system primitives for crash safety: write to a temporary file in the
-//! same folder, fsync, then link into place; streaming sha256; permissions.
+//! same folder, fsync, then link into place; permissions (streaming sha256
+//! is `crate::hash`).
 //! A killed process can leave only `.tmp-<pid>-*` files behind, which no
 //! command ever takes for a backup, and which the next run removes.
 
@@ -38,7 +39,6 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
 
 fn owned_by_me(meta: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::MetadataExt;
-    // SAFETY-free: geteuid through libc is a plain read of the process's euid.
     meta.uid() == effective_uid()
 }
 

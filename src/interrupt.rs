@@ -74,7 +74,7 @@ pub fn install() {
                 eprintln!(
                     "\ninterrupted in the middle of a change. Nothing is lost: the journal in the backup folder names the verified safety backup taken first, and `ign-setup recover` (or the next ign-setup command that connects) puts it back."
                 );
-                std::process::exit(crate::error::exit::RECOVERY_NEEDED);
+                std::process::exit(crate::exit::RECOVERY_NEEDED);
             }
             eprintln!("\ninterrupt: stopping at the next step and rolling back (press Ctrl-C again to exit at once)");
         }

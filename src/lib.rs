@@ -2,9 +2,11 @@
 //! database of the IGN Scripts learning system.
 //!
 //! Layers, each using only those below it:
-//! `cli` → `lifecycle`, `drill`, `schedule`, `metrics` → `restore`, `bundle` →
+//! `cli` → `lifecycle`, `drill`, `schedule`, `metrics` → `operation` (lock,
+//! journal, protection, rollback, recovery) → `restore`, `bundle` →
 //! `backup`, `migrations` → `safety` (journal, lock) → `state`, `graph` →
-//! `config` → `retention` (pure policy), `error`.
+//! `config` → `retention` (pure policy), `exit` (the exit codes and error
+//! kinds every error maps to). `error` gathers the areas' errors for `cli`.
 
 pub mod backup;
 pub mod bundle;
@@ -12,6 +14,7 @@ pub mod cli;
 pub mod config;
 pub mod drill;
 pub mod error;
+pub mod exit;
 pub mod faults;
 pub mod fsutil;
 pub mod graph;
@@ -21,6 +24,7 @@ pub mod lifecycle;
 pub mod log;
 pub mod metrics;
 pub mod migrations;
+pub mod operation;
 pub mod progress;
 pub mod restore;
 pub mod retention;

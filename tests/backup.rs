@@ -1082,6 +1082,44 @@ fn damaged_backups_are_refused_and_left_alone() {
         }
     }
     assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+    // The same fault has the same exit code and kind in every command that
+    // meets it: `package` refuses a damaged backup as `backup verify` does.
+    let migrations = repo_root().join("migrations");
+    for (bad, name) in corpus
+        .iter()
+        .zip(&names)
+        .filter(|(b, _)| b.bytes.is_some())
+        .take(3)
+    {
+        let verify = run_json(&t, &["backup", "verify", name], 20);
+        let out = t.path("rel");
+        let package = run_json(
+            &t,
+            &[
+                "package",
+                "--version",
+                "1.0.0",
+                "--backup",
+                name,
+                "--out",
+                out.to_str().unwrap(),
+                "--migrations",
+                migrations.to_str().unwrap(),
+            ],
+            20,
+        );
+        assert_eq!(
+            verify["error"]["kind"], "invalid_backup",
+            "{}: {verify}",
+            bad.name
+        );
+        assert_eq!(
+            package["error"]["kind"], "invalid_backup",
+            "{}: {package}",
+            bad.name
+        );
+        assert!(!out.exists(), "{}: package wrote something", bad.name);
+    }
     assert_eq!(
         snapshot_dir(&dir),
         before,

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use predicates::prelude::*;
 
-use crate::support::{repo_root, snapshot_dir, TestDb};
+use crate::support::{repo_root, run_json, snapshot_dir, TestDb};
 
 /// Every node (but the lock) and relationship, without ids, sorted.
 fn content(t: &TestDb) -> Vec<String> {
@@ -255,7 +255,7 @@ fn lifecycle_two_upgrades_at_once_one_runs_one_is_locked_out() {
     let spawn = || {
         t.std_cmd()
             .env("IGN_SETUP_PAUSE", "upgrade.locked:3000")
-            .args(["upgrade", "--to", "1.5.0", "--yes"])
+            .args(["upgrade", "--to", "1.5.0", "--yes", "--json"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -273,6 +273,8 @@ fn lifecycle_two_upgrades_at_once_one_runs_one_is_locked_out() {
         String::from_utf8_lossy(&loser.stderr).contains("locked by"),
         "{loser:?}"
     );
+    let doc: serde_json::Value = serde_json::from_slice(&loser.stdout).unwrap();
+    assert_eq!(doc["error"]["kind"], "locked", "{doc}");
     assert_eq!(version(&t).as_deref(), Some("1.5.0"));
     assert!(!t.backup_dir().join(".journal.json").exists());
 }
@@ -624,11 +626,16 @@ fn lifecycle_an_upgrade_beside_a_restore_one_runs_the_other_is_locked_out() {
         assert!(Instant::now() < deadline, "the upgrade never took the lock");
         std::thread::sleep(Duration::from_millis(50));
     }
-    t.cmd()
-        .args(["backup", "restore", "--yes", "--file", &file])
-        .assert()
-        .code(30)
-        .stderr(predicate::str::contains("locked by"));
+    // A locked restore reports the same kind as a locked upgrade.
+    let doc = run_json(&t, &["backup", "restore", "--yes", "--file", &file], 30);
+    assert_eq!(doc["error"]["kind"], "locked", "{doc}");
+    assert!(
+        doc["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("locked by"),
+        "{doc}"
+    );
     let out = upgrade.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -678,12 +685,8 @@ fn lifecycle_a_server_stopped_mid_upgrade_is_recovered_once_it_is_back() {
     let before = crate::support::db_content(&db);
     drop(db);
 
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("ign-setup"))
-        .current_dir(work.path())
-        .env("NEO4J_URI", &server.uri)
-        .env("NEO4J_USERNAME", "neo4j")
-        .env("NEO4J_PASSWORD", &server.password)
-        .env("NEO4J_DATABASE", "neo4j")
+    let child = server
+        .std_cmd(work.path())
         .env("IGN_SETUP_PAUSE", "upgrade.migration:3000")
         .args([
             "upgrade",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use predicates::prelude::*;
 
-use crate::support::{db_content, snapshot_dir, timestamped_backups, PrivateServer, TestDb};
+use crate::support::{db_content, snapshot_dir, timestamped_backups, Hold, PrivateServer, TestDb};
 
 fn spawn(t: &TestDb, args: &[&str]) -> std::process::Child {
     t.std_cmd()
@@ -73,12 +73,8 @@ fn a_server_stopped_mid_restore_is_recovered_once_it_is_back() {
     let before = db_content(&db);
     drop(db);
 
-    let child = StdCommand::new(assert_cmd::cargo::cargo_bin("ign-setup"))
-        .current_dir(work.path())
-        .env("NEO4J_URI", &server.uri)
-        .env("NEO4J_USERNAME", "neo4j")
-        .env("NEO4J_PASSWORD", &server.password)
-        .env("NEO4J_DATABASE", "neo4j")
+    let child = server
+        .std_cmd(work.path())
         .args(["backup", "restore", "--yes", "--file", &file])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -289,39 +285,58 @@ fn ctrl_c_during_a_restore_rolls_back() {
     let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
     t.exec("MATCH (n:Function) WHERE n.i > 10 DETACH DELETE n");
     let before = db_content(&t.db);
-    let child = spawn(&t, &["backup", "restore", "--yes", "--file", &file]);
+    // Held after the first batch of the load, so the signal always lands
+    // while the database is being replaced.
+    let hold = Hold::at("restore.batch");
+    let mut child = hold
+        .apply(&mut t.std_cmd())
+        .args(["backup", "restore", "--yes", "--file", &file])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    hold.wait_reached(&mut child);
     let journal = t.backup_dir().join(".journal.json");
-    for _ in 0..600 {
-        if std::fs::read_to_string(&journal)
-            .map(|j| j.contains("destructive"))
-            .unwrap_or(false)
-        {
-            break;
+    assert!(std::fs::read_to_string(&journal)
+        .unwrap()
+        .contains("destructive"));
+    // Released only once the handler has taken the request (it says so).
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
         }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        all
+    });
     let status = StdCommand::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let out = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    match out.status.code() {
-        // Interrupted during the load: rolled back and verified.
-        Some(31) => assert!(
-            stderr.contains("interrupted") && stderr.contains("rolled back"),
-            "{stderr}"
-        ),
-        // The restore had already finished its last batch: it completed.
-        Some(0) => {}
-        other => panic!("unexpected exit {other:?}: {stderr}"),
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the restore never acknowledged Ctrl-C");
+        if line.contains("interrupt: stopping") {
+            break;
+        }
     }
-    if out.status.code() == Some(31) {
-        assert_eq!(db_content(&t.db), before);
-    } else {
-        assert_eq!(t.count("MATCH (n:Function) RETURN count(n) AS c"), 30000);
-    }
+    hold.release();
+    let code = child.wait().unwrap().code();
+    let stderr = reader.join().unwrap();
+    // Interrupted during the load: rolled back and verified.
+    assert_eq!(code, Some(31), "{stderr}");
+    assert!(
+        stderr.contains("interrupted") && stderr.contains("rolled back"),
+        "{stderr}"
+    );
+    assert_eq!(db_content(&t.db), before);
     assert!(!journal.exists());
 }
 

@@ -14,9 +14,8 @@ use super::BackupError;
 use crate::graph::Db;
 use crate::progress::Progress;
 
-/// The schema is read by the graph layer; these names stay here for the
-/// callers that know them from this module.
-pub use crate::graph::schema::{read_schema, EXCLUDED_LABELS};
+use crate::graph::schema::read_schema;
+use crate::graph::LOCK_LABEL;
 
 pub struct CreateRequest {
     pub reason: String,
@@ -32,15 +31,6 @@ pub struct CreatedBackup {
     pub file: String,
     pub report: VerifyReport,
     pub size: u64,
-}
-
-/// Which function yields a stable id: `elementId` from Neo4j 5 on, `id` before.
-pub fn id_function(db: &Db) -> &'static str {
-    if db.server().version.starts_with("4.") {
-        "id"
-    } else {
-        "elementId"
-    }
 }
 
 pub async fn create_backup(
@@ -69,7 +59,7 @@ pub async fn create_backup(
         .ok()
         .flatten()
         .map(|v| v.version.to_string());
-    let idf = id_function(db);
+    let idf = db.id_function();
     // The totals only size the progress bars: not counted when none is shown.
     let (total_nodes, total_rels) = if req.progress {
         (
@@ -218,7 +208,7 @@ async fn read_graph(
         let mut bar = Progress::new(progress, "nodes", total_nodes);
         let mut stream = txn
             .execute(db.logged(query(&format!(
-                "MATCH (n) WHERE NOT n:IgnSetupLock RETURN {idf}(n) AS id, labels(n) AS labels, properties(n) AS props"
+                "MATCH (n) WHERE NOT n:{LOCK_LABEL} RETURN {idf}(n) AS id, labels(n) AS labels, properties(n) AS props"
             ))))
             .await
             .map_err(|e| db_err(db, e))?;

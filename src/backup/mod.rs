@@ -149,15 +149,30 @@ impl BackupError {
         }
     }
 
-    /// Whether the file itself is bad (as opposed to the disk or the server).
-    pub fn is_invalid_input(&self) -> bool {
-        !matches!(
-            self,
-            BackupError::Io { .. }
-                | BackupError::Graph(_)
-                | BackupError::Inconsistent(_)
-                | BackupError::Changing { .. }
-                | BackupError::NoBackups(_)
-        )
+    /// A bad file is invalid input (exit 20); the disk, the server or a
+    /// database that kept changing are not.
+    pub fn fault(&self) -> crate::exit::Fault {
+        use crate::exit::Fault;
+        match self {
+            BackupError::Io { .. } => Fault::Io,
+            BackupError::Graph(g) => g.fault(),
+            BackupError::Inconsistent(_)
+            | BackupError::Changing { .. } => Fault::Backup,
+            // Nothing to use: refused before anything changed.
+            BackupError::NoBackups(_) | BackupError::NoFullBackup { .. } => Fault::Refused,
+            BackupError::NotAFile(_)
+            | BackupError::NotFound { .. }
+            | BackupError::Json { .. }
+            | BackupError::UnknownFormat { .. }
+            | BackupError::Structure { .. }
+            | BackupError::Record { .. }
+            | BackupError::Checksum { .. }
+            | BackupError::CountMismatch { .. }
+            | BackupError::DanglingEndpoint { .. }
+            | BackupError::DuplicateId { .. }
+            | BackupError::BadName { .. }
+            | BackupError::ReasonTooLong(_)
+            | BackupError::Value(_) => Fault::InvalidBackup,
+        }
     }
 }

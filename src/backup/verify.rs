@@ -324,7 +324,12 @@ pub fn statistics_of(path: &Path) -> Result<crate::backup::status::Counts, Backu
 /// it (`manifest.json`'s `backup`); the error is the whole message.
 pub fn bundle_summary(path: &Path) -> Result<serde_json::Value, String> {
     let r = verify_backup(path).map_err(|e| e.to_string())?;
-    Ok(serde_json::json!({
+    Ok(summary_of(&r))
+}
+
+/// What a bundle's manifest records of its verified backup.
+pub fn summary_of(r: &VerifyReport) -> serde_json::Value {
+    serde_json::json!({
         "node_count": r.node_count,
         "relationship_count": r.relationship_count,
         "label_counts": r.label_counts,
@@ -335,5 +340,5 @@ pub fn bundle_summary(path: &Path) -> Result<serde_json::Value, String> {
         "reason": r.metadata.reason,
         "app_version": r.metadata.app_version,
         "checksum": r.metadata.checksum.as_ref().map(|c| c.value.clone()),
-    }))
+    })
 }

@@ -181,6 +181,40 @@ pub enum BundleError {
 }
 
 impl BundleError {
+    /// Every bundle problem is invalid input except the disk's.
+    pub fn fault(&self) -> crate::exit::Fault {
+        use crate::exit::Fault;
+        match self {
+            BundleError::Io { .. } => Fault::Io,
+            BundleError::BackupRejected { .. } => Fault::InvalidBackup,
+            BundleError::BadInput { .. }
+            | BundleError::UnpackageableName { .. }
+            | BundleError::Zip { .. }
+            | BundleError::MalformedZip { .. }
+            | BundleError::OuterChecksumMismatch { .. }
+            | BundleError::OuterChecksumMalformed { .. }
+            | BundleError::UnsafeEntryName { .. }
+            | BundleError::SymlinkEntry { .. }
+            | BundleError::DuplicateEntry { .. }
+            | BundleError::EncryptedEntry { .. }
+            | BundleError::TooManyEntries { .. }
+            | BundleError::EntryTooLarge { .. }
+            | BundleError::BundleTooLarge { .. }
+            | BundleError::CompressionRatio { .. }
+            | BundleError::DeclaredSizeMismatch { .. }
+            | BundleError::CorruptEntry { .. }
+            | BundleError::RequiredEntryMissing { .. }
+            | BundleError::MalformedChecksums { .. }
+            | BundleError::MalformedManifest { .. }
+            | BundleError::UnsupportedFormat { .. }
+            | BundleError::ChecksumMismatch { .. }
+            | BundleError::SizeMismatch { .. }
+            | BundleError::UnlistedEntry { .. }
+            | BundleError::MissingEntry { .. }
+            | BundleError::TargetExists { .. } => Fault::InvalidBundle,
+        }
+    }
+
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         BundleError::Io {
             action,

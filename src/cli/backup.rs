@@ -9,7 +9,8 @@ use crate::backup::status::{change, current_counts, recommend, Counts};
 use crate::backup::{
     create_backup, verify_backup, BackupStore, BackupType, CreateRequest, Metadata,
 };
-use crate::error::{exit, Result};
+use crate::error::Result;
+use crate::exit;
 
 fn store(ctx: &Context) -> BackupStore {
     BackupStore::new(&ctx.settings.backup_dir, ctx.settings.keep)
@@ -261,8 +262,8 @@ pub async fn status(ctx: &Context) -> Result<Report> {
     let now = current_counts(&db).await?;
     let store = store(ctx);
     let latest = store.latest().ok();
-    // Per-label counts of the last backup come from its statistics (a full read
-    // of the file would be needed otherwise; the index keeps the totals).
+    // Per-label counts of the last backup come from its statistics, which
+    // close the file: this reads (and decodes) the whole backup once.
     let last = match &latest {
         Some(e) => match crate::backup::verify::statistics_of(&e.path) {
             Ok(c) => Some(c),

@@ -8,7 +8,8 @@ use serde_json::json;
 
 use super::output::{mark, warn_mark, Report};
 use super::Context;
-use crate::error::{exit, Result};
+use crate::error::Result;
+use crate::exit;
 
 pub async fn run(ctx: &Context) -> Result<Report> {
     let db = ctx.connect().await?;

@@ -9,7 +9,8 @@ use super::Context;
 use crate::backup::BackupStore;
 use crate::config::{process_env, BoltUri, ConfigError, ConnectSettings, PasswordSource, Secret};
 use crate::drill::{drill, DrillError, DrillRequest};
-use crate::error::{exit, Result};
+use crate::error::Result;
+use crate::exit;
 
 /// The drill password: `--into-password-file`, else `IGN_SETUP_DRILL_PASSWORD`.
 fn password(args: &DrillArgs) -> std::result::Result<Secret, DrillError> {

@@ -10,7 +10,8 @@ use super::opt::{InstallArgs, UpgradeArgs};
 use super::output::Report;
 use super::Context;
 use crate::backup::BackupStore;
-use crate::error::{exit, Result};
+use crate::error::Result;
+use crate::exit;
 use crate::lifecycle::{
     self, InstallDecision, InstallOptions, InstallPlan, StatusVerdict, UpgradeDecision,
 };

@@ -83,7 +83,8 @@ impl Output {
         }
     }
 
-    /// Progress and notes for people; silent in JSON mode only if stderr is not a terminal.
+    /// Progress and notes for people, on stderr (also in JSON mode: stdout
+    /// carries only the JSON document).
     pub fn note(&self, msg: impl AsRef<str>) {
         if !crate::log::quiet() {
             eprintln!("{}", msg.as_ref());

@@ -29,11 +29,7 @@ pub fn run(ctx: &Context, args: PackageArgs) -> Result<Report> {
         None => store.latest()?.path,
     };
     // A backup that fails verification never ships.
-    let summary = backup_check(&backup_path).map_err(|e| {
-        Error::Backup(crate::backup::BackupError::Inconsistent(format!(
-            "the backup to package is not valid: {e}"
-        )))
-    })?;
+    let summary = crate::backup::verify::summary_of(&crate::backup::verify_backup(&backup_path)?);
     let source_date_epoch = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|v| v.parse::<i64>().ok());

@@ -10,7 +10,6 @@ use super::Context;
 use crate::backup::BackupStore;
 use crate::error::{Error, Result};
 use crate::graph::Db;
-use crate::safety::journal::Journal;
 
 fn store(ctx: &Context) -> BackupStore {
     BackupStore::new(&ctx.settings.backup_dir, ctx.settings.keep)
@@ -126,7 +125,7 @@ pub async fn run(
 pub async fn recover(ctx: &Context) -> Result<Report> {
     let password = ctx.settings.connect.password.resolve(ctx.interactive)?;
     let db = Db::connect(&ctx.settings.connect, &password).await?;
-    let report = crate::restore::recover(Arc::new(db), &store(ctx), !ctx.out.json).await?;
+    let report = crate::operation::recover(Arc::new(db), &store(ctx), !ctx.out.json).await?;
     Ok(Report::new(
         report.message.clone(),
         json!({ "ok": true, "recovery": report }),
@@ -136,21 +135,18 @@ pub async fn recover(ctx: &Context) -> Result<Report> {
 /// If an earlier run left a journal and its process is gone, finish its
 /// rollback now, before this command does anything else.
 pub async fn recover_if_needed(ctx: &Context, db: Db) -> Result<Db> {
-    let entry = match Journal::load(&ctx.settings.backup_dir) {
-        Ok(Some(e)) => e,
-        Ok(None) => return Ok(db),
-        Err(e) => return Err(Error::Safety(e)),
-    };
-    if Journal::is_owner_alive(&entry) {
-        // A running operation: the lock will stop us where it matters.
+    let store = store(ctx);
+    // A journal whose process still runs is not pending: the lock stops us
+    // where it matters.
+    let Some(entry) = crate::operation::pending(&store)? else {
         return Ok(db);
-    }
+    };
     ctx.out.note(format!(
         "An interrupted {:?} from {} was found; finishing its recovery first.",
         entry.operation, entry.started_at
     ));
     let db = Arc::new(db);
-    let report = crate::restore::recover(Arc::clone(&db), &store(ctx), !ctx.out.json).await?;
+    let report = crate::operation::recover(Arc::clone(&db), &store, !ctx.out.json).await?;
     ctx.out.note(&report.message);
     Arc::try_unwrap(db)
         .map_err(|_| Error::Io("the connection is still shared after recovery".into()))

@@ -53,6 +53,12 @@ pub enum ConfigError {
     NoPassword,
 }
 
+impl ConfigError {
+    pub fn fault(&self) -> crate::exit::Fault {
+        crate::exit::Fault::Config
+    }
+}
+
 /// The `ign-setup.toml` file. Unknown keys are refused so a typo is not silently ignored.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -13,7 +13,7 @@
 //! so it never starts on a database it would have to).
 //!
 //! No safety backup is taken (the target is empty by then); the target's
-//! lease (`lock::acquire` on the target) keeps two drills off one scratch
+//! lease (`operation::locked` on the target) keeps two drills off one scratch
 //! database, and the backup folder's local lock keeps retention from removing
 //! the file mid-drill.
 
@@ -67,28 +67,17 @@ pub enum DrillError {
 }
 
 impl DrillError {
-    pub fn exit_code(&self) -> i32 {
-        use crate::error::{exit, graph_exit_code, restore_exit_code, safety_exit_code};
+    pub fn fault(&self) -> crate::exit::Fault {
+        use crate::exit::Fault;
         match self {
-            DrillError::SameDatabase { .. } | DrillError::NotEmpty { .. } => exit::INVALID_INPUT,
-            DrillError::NoPassword | DrillError::PasswordFile { .. } => exit::CONFIG,
-            DrillError::Backup(BackupError::Graph(g)) | DrillError::Graph(g) => graph_exit_code(g),
-            DrillError::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
-            DrillError::Backup(_) => exit::FAILURE,
-            DrillError::Restore(r) => restore_exit_code(r),
-            DrillError::Safety(s) => safety_exit_code(s),
-            DrillError::NotEmptied { .. } => exit::FAILURE,
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            DrillError::SameDatabase { .. } => "drill_refused",
-            DrillError::NotEmpty { .. } => "drill_target_not_empty",
-            DrillError::NoPassword | DrillError::PasswordFile { .. } => "config",
-            DrillError::Backup(b) if b.is_invalid_input() => "invalid_backup",
-            DrillError::NotEmptied { .. } => "drill_not_emptied",
-            _ => "drill",
+            DrillError::SameDatabase { .. } => Fault::DrillRefused,
+            DrillError::NotEmpty { .. } => Fault::DrillTargetNotEmpty,
+            DrillError::NoPassword | DrillError::PasswordFile { .. } => Fault::Config,
+            DrillError::Backup(b) => b.fault(),
+            DrillError::Graph(g) => g.fault(),
+            DrillError::Restore(r) => r.fault(),
+            DrillError::Safety(s) => s.fault(),
+            DrillError::NotEmptied { .. } => Fault::DrillNotEmptied,
         }
     }
 }
@@ -210,17 +199,16 @@ pub async fn drill(req: &DrillRequest) -> Result<DrillReport, DrillError> {
             return Err(same(Some(&actual)));
         }
     }
-    let guard = crate::safety::lock::acquire(Arc::clone(&db), &req.backup_dir, "drill").await?;
     // Emptied afterwards in every case where the target was proven empty
     // first (also after a failed load); never otherwise: data the drill did
     // not load is not the drill's to delete.
-    if let Err(e) = refuse_unless_empty(&db, &target_label).await {
-        let _ = guard.release().await;
-        return Err(e);
-    }
-    let outcome = run_checks(&db, &req.source, &report, req.progress).await;
-    let cleanup = empty_again(&db).await;
-    let _ = guard.release().await;
+    let (outcome, cleanup) =
+        crate::operation::locked(&db, &req.backup_dir, "drill", async |db: &Db| {
+            refuse_unless_empty(db, &target_label).await?;
+            let outcome = run_checks(db, &req.source, &report, req.progress).await;
+            Ok::<_, DrillError>((outcome, empty_again(db).await))
+        })
+        .await?;
     let checks = match outcome {
         Ok(checks) => checks,
         Err(e) => {
@@ -276,7 +264,7 @@ async fn current_database(db: &Db) -> Result<String, GraphError> {
 
 async fn refuse_unless_empty(db: &Db, target: &str) -> Result<(), DrillError> {
     let nodes = crate::graph::counts::node_count(db).await?;
-    let schema = crate::backup::create::read_schema(db).await?;
+    let schema = crate::graph::schema::read_schema(db).await?;
     if nodes > 0 || !schema.is_empty() {
         return Err(DrillError::NotEmpty {
             target: target.to_owned(),
@@ -292,7 +280,7 @@ async fn empty_again(db: &Db) -> Result<(), DrillError> {
     schema::drop_schema(db, &crate::backup::format::Schema::default()).await?;
     load::clear_data(db).await?;
     let nodes = crate::graph::counts::node_count(db).await?;
-    let left = crate::backup::create::read_schema(db).await?;
+    let left = crate::graph::schema::read_schema(db).await?;
     let left = left.len() - left.lookups().count();
     if nodes > 0 || left > 0 {
         return Err(DrillError::Graph(GraphError::Protocol(format!(
@@ -370,7 +358,7 @@ async fn schema_check(
     expected: &Schema,
     not_created: &[crate::graph::schema::ddl::SchemaGap],
 ) -> Result<Check, GraphError> {
-    let found = crate::backup::create::read_schema(db).await?;
+    let found = crate::graph::schema::read_schema(db).await?;
     let key = |i: &crate::backup::format::SchemaItem| {
         (
             i.name.clone(),

@@ -208,6 +208,15 @@ impl Db {
         &self.server
     }
 
+    /// Which function yields a stable id: `elementId` from Neo4j 5 on, `id` before.
+    pub fn id_function(&self) -> &'static str {
+        if self.server.version.starts_with("4.") {
+            "id"
+        } else {
+            "elementId"
+        }
+    }
+
     /// `host:port`, safe to print.
     pub fn address(&self) -> &str {
         &self.address

@@ -37,6 +37,21 @@ pub enum GraphError {
 }
 
 impl GraphError {
+    pub fn fault(&self) -> crate::exit::Fault {
+        use crate::exit::Fault;
+        match self {
+            GraphError::Unreachable { .. } => Fault::Unreachable,
+            GraphError::AuthFailed { .. } | GraphError::AuthRateLimited { .. } => Fault::AuthFailed,
+            GraphError::UnknownDatabase { .. } => Fault::UnknownDatabase,
+            GraphError::Tls { .. } => Fault::Tls,
+            GraphError::UnsupportedServer { .. }
+            | GraphError::ConnectionLost { .. }
+            | GraphError::QueryTimeout { .. }
+            | GraphError::Query { .. }
+            | GraphError::Protocol(_) => Fault::Database,
+        }
+    }
+
     /// True when the failure is the transport's, not the query's, or the
     /// server stopped the transaction (a timeout, a terminated lock client):
     /// the kind of failure after which a restore is rolled back once the

@@ -1,6 +1,6 @@
 //! The engine: runs a plan's migrations against the database, checks each
-//! version's verify queries, and wraps the whole in the safety machinery
-//! (lock, journal, pre-upgrade backup, rollback) that restore already uses.
+//! version's verify queries; [`crate::operation::run`] wraps it in the lock,
+//! the journal, the pre-upgrade backup and the rollback.
 //!
 //! The migration loop is written once against [`Executor`], a small trait for
 //! "run this schema statement / these data statements / this verify query /
@@ -15,14 +15,13 @@ use neo4rs::query;
 use semver::Version;
 use serde::Serialize;
 
-use super::error::{LifecycleError, StepError};
+use super::error::{LifecycleError, MigrationFailure, StepError};
 use super::plan::{history_problems, Safety, UpgradePlan};
 use crate::backup::{BackupStore, BackupType};
 use crate::graph::{Db, GraphError, Origin};
 use crate::migrations::{group_into_transactions, Catalog, Migration, Statement, StatementKind};
-use crate::restore::{self, RestoreError};
-use crate::safety::journal::{Journal, OperationKind, Phase};
-use crate::safety::lock;
+use crate::operation::{self, Env, Protection, Spec};
+use crate::safety::journal::OperationKind;
 use crate::state::{self, MigrationRecord, StateError};
 
 /// What a verify query's rows held in their `ok` column.
@@ -80,8 +79,22 @@ pub struct AppliedFile {
 pub(crate) async fn run_versions<E: Executor>(
     exec: &E,
     plan: &UpgradePlan,
-) -> Result<Vec<AppliedFile>, StepError> {
+) -> Result<Vec<AppliedFile>, MigrationFailure> {
     let mut done = Vec::new();
+    match run_versions_into(exec, plan, &mut done).await {
+        Ok(()) => Ok(done),
+        Err(step) => Err(MigrationFailure {
+            step,
+            applied: done,
+        }),
+    }
+}
+
+async fn run_versions_into<E: Executor>(
+    exec: &E,
+    plan: &UpgradePlan,
+    done: &mut Vec<AppliedFile>,
+) -> Result<(), StepError> {
     for dir in &plan.dirs {
         for m in &dir.migrations {
             let started = Instant::now();
@@ -149,7 +162,7 @@ pub(crate) async fn run_versions<E: Executor>(
             }
         }
     }
-    Ok(done)
+    Ok(())
 }
 
 fn one_line(q: &str) -> String {
@@ -222,9 +235,8 @@ impl Executor for DbExecutor<'_> {
     }
 }
 
-/// The checks after all versions: the version record is the target, no
-/// restore leftovers, and every migration up to the target is recorded with
-/// the checksum of its file.
+/// The checks after all versions: the version record is the target, and
+/// every migration up to the target is recorded with the checksum of its file.
 pub(crate) async fn final_checks(
     db: &Db,
     catalog: &Catalog,
@@ -241,15 +253,6 @@ pub(crate) async fn final_checks(
             )))
         }
     }
-    let leftovers = db
-        .count("MATCH (n:IgnSetupRestoring) RETURN count(n) AS c")
-        .await
-        .map_err(|e| StepError::Check(e.to_string()))?;
-    if leftovers > 0 {
-        return Err(StepError::Check(format!(
-            "{leftovers} nodes still carry the temporary IgnSetupRestoring label"
-        )));
-    }
     let applied = state::applied_migrations(db).await.map_err(check)?;
     if let Some(p) = history_problems(catalog, Some(to), &applied)
         .into_iter()
@@ -260,110 +263,30 @@ pub(crate) async fn final_checks(
     Ok(())
 }
 
-/// Runs `body` as one journalled, locked, destructive operation: lock,
-/// journal, safety (a verified pre-upgrade backup, or a check that the
-/// database is empty), then `body`; any failure of `body` rolls back through
-/// [`restore::roll_back`], so a killed run is finished by [`restore::recover`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn run_journalled<T>(
-    db: Arc<Db>,
-    store: &BackupStore,
+/// The guarded operation of an upgrade or install: what protects the data
+/// and the words the safety backup is labelled with.
+pub(crate) fn spec(
     kind: OperationKind,
-    what: &'static str,
-    target: &Version,
     from: Option<&Version>,
+    to: &Version,
     safety: Safety,
-    progress: bool,
-    body: impl AsyncFnOnce(&Db) -> Result<T, StepError>,
-) -> Result<T, LifecycleError> {
-    let guard = lock::acquire(Arc::clone(&db), store.dir(), what).await?;
-    crate::faults::pause(&format!("{what}.locked")).await;
-    let result = async {
-        let mut journal = Journal::begin(store.dir(), kind, Some(target.to_string()))?;
-        if let Some(from) = from {
-            journal.set_from_version(&from.to_string())?;
-        }
-        let before = match safety {
-            Safety::PreUpgradeBackup => {
-                let reason = format!(
-                    "Pre-upgrade backup before upgrading {} to {target}",
-                    from.map_or_else(|| "an empty database".to_owned(), |v| v.to_string())
-                );
-                match restore::take_safety_backup(
-                    &db,
-                    store,
-                    &mut journal,
-                    BackupType::PreUpgrade,
-                    reason,
-                    progress,
-                )
-                .await
-                {
-                    Ok(file) => Some(file),
-                    Err(e) => {
-                        // Nothing was changed yet.
-                        let _ = journal.finish();
-                        return Err(LifecycleError::Restore(e));
-                    }
-                }
-            }
-            Safety::EmptyDatabase => {
-                // Checked again under the lock: a rollback empties the
-                // database, which is only right if it was empty.
-                match super::is_empty(&db).await {
-                    Ok(true) => None,
-                    Ok(false) => {
-                        let _ = journal.finish();
-                        return Err(LifecycleError::Refused(
-                            "the database is no longer empty (something wrote to it since the plan was made); run the command again".into(),
-                        ));
-                    }
-                    Err(e) => {
-                        let _ = journal.finish();
-                        return Err(e.into());
-                    }
-                }
-            }
-        };
-        guard.check()?;
-        journal.set_phase(Phase::Destructive)?;
-        let _section = crate::interrupt::DestructiveSection::enter();
-        match body(&db).await {
-            Ok(value) => {
-                journal.set_phase(Phase::Done)?;
-                journal.finish()?;
-                Ok((value, before))
-            }
-            Err(step) => Err(LifecycleError::Restore(
-                restore::roll_back(
-                    &db,
-                    store,
-                    journal,
-                    what,
-                    RestoreError::Operation(Box::new(step)),
-                    progress,
-                )
-                .await,
-            )),
-        }
+) -> Spec {
+    let protection = match safety {
+        Safety::PreUpgradeBackup => Protection::SafetyBackup {
+            kind: BackupType::PreUpgrade,
+            reason: format!(
+                "Pre-upgrade backup before upgrading {} to {to}",
+                from.map_or_else(|| "an empty database".to_owned(), |v| v.to_string())
+            ),
+        },
+        Safety::EmptyDatabase => Protection::EmptyDatabase,
+    };
+    Spec {
+        kind,
+        target: to.to_string(),
+        from: from.map(ToString::to_string),
+        protection,
     }
-    .await;
-    let _ = guard.release().await;
-    let (value, _) = result.map_err(|e| match e {
-        LifecycleError::Restore(r @ RestoreError::RolledBack { .. }) => {
-            LifecycleError::RolledBack {
-                source: r,
-                now: match from {
-                    Some(v) => format!(
-                        "The database is back at version {v}; nothing of the {what} remains."
-                    ),
-                    None => format!("The database is empty again, as before the {what}."),
-                },
-            }
-        }
-        other => other,
-    })?;
-    Ok(value)
 }
 
 /// What `upgrade --to` found before planning.
@@ -435,22 +358,25 @@ pub async fn execute_upgrade(
     plan: &UpgradePlan,
     progress: bool,
 ) -> Result<UpgradeOutcome, LifecycleError> {
-    let applied = run_journalled(
+    let env = Env {
         db,
         store,
-        OperationKind::Upgrade,
-        "upgrade",
-        &plan.to,
-        plan.from.as_ref(),
-        plan.safety,
         progress,
-        async |db: &Db| migrate_and_record(db, catalog, plan).await,
-    )
+    };
+    let spec = spec(
+        OperationKind::Upgrade,
+        plan.from.as_ref(),
+        &plan.to,
+        plan.safety,
+    );
+    let done = operation::run(&env, spec, async |db: &Db| {
+        migrate_and_record(db, catalog, plan).await
+    })
     .await?;
     Ok(UpgradeOutcome {
         from: plan.from.clone(),
         to: plan.to.clone(),
-        applied,
+        applied: done.value,
         verify_queries: plan.versions.iter().map(|v| v.verify.len()).sum(),
     })
 }
@@ -461,13 +387,18 @@ pub(crate) async fn migrate_and_record(
     db: &Db,
     catalog: &Catalog,
     plan: &UpgradePlan,
-) -> Result<Vec<AppliedFile>, StepError> {
+) -> Result<Vec<AppliedFile>, MigrationFailure> {
     let applied = run_versions(&DbExecutor { db }, plan).await?;
-    state::record_version(db, &plan.to)
-        .await
-        .map_err(StepError::Version)?;
-    final_checks(db, catalog, &plan.to).await?;
-    Ok(applied)
+    let after = async {
+        state::record_version(db, &plan.to)
+            .await
+            .map_err(StepError::Version)?;
+        final_checks(db, catalog, &plan.to).await
+    };
+    match after.await {
+        Ok(()) => Ok(applied),
+        Err(step) => Err(MigrationFailure { step, applied }),
+    }
 }
 
 #[cfg(test)]
@@ -624,11 +555,24 @@ mod tests {
             verify_answer: vec![OkCell::Bool(false)],
             ..Fake::default()
         };
-        let msg = block_on(run_versions(&fake, &p)).unwrap_err().to_string();
+        let failure = block_on(run_versions(&fake, &p)).unwrap_err();
         assert_eq!(
-            msg,
+            failure.step.to_string(),
             "version 1.5.0, verify.cypher query 1 (`RETURN true AS ok`) returned ok = false"
         );
+        // What had run before the failure comes with it.
+        let applied: Vec<String> = failure
+            .applied
+            .iter()
+            .map(|a| format!("{}/{}", a.version, a.name))
+            .collect();
+        assert_eq!(
+            applied,
+            ["1.5.0/001_schema.cypher", "1.5.0/002_data.cypher"]
+        );
+        assert!(failure
+            .to_string()
+            .ends_with("(applied before it: 1.5.0/001_schema.cypher, 1.5.0/002_data.cypher)"));
         assert!(!fake.log.borrow().iter().any(|l| l.contains("1.10.0")));
     }
 

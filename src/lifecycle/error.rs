@@ -11,10 +11,13 @@ use std::path::PathBuf;
 use semver::Version;
 use serde::Serialize;
 
+use super::engine::AppliedFile;
 use crate::backup::BackupError;
 use crate::bundle::BundleError;
+use crate::exit::Fault;
 use crate::graph::GraphError;
 use crate::migrations::MigrationError;
+use crate::operation::OperationError;
 use crate::restore::RestoreError;
 use crate::safety::SafetyError;
 use crate::state::StateError;
@@ -96,6 +99,37 @@ pub enum StepError {
     Version(#[source] StateError),
 }
 
+/// A failed step together with the migration files that ran before it (in
+/// the order they ran): after a rollback that failed too, this is what the
+/// database may still hold.
+#[derive(Debug, thiserror::Error)]
+#[error("{step}{}", applied_note(.applied))]
+pub struct MigrationFailure {
+    #[source]
+    pub step: StepError,
+    pub applied: Vec<AppliedFile>,
+}
+
+impl From<StepError> for MigrationFailure {
+    fn from(step: StepError) -> MigrationFailure {
+        MigrationFailure {
+            step,
+            applied: Vec::new(),
+        }
+    }
+}
+
+fn applied_note(applied: &[AppliedFile]) -> String {
+    if applied.is_empty() {
+        return String::new();
+    }
+    let files: Vec<String> = applied
+        .iter()
+        .map(|a| format!("{}/{}", a.version, a.name))
+        .collect();
+    format!(" (applied before it: {})", files.join(", "))
+}
+
 /// Everything an install, upgrade or `migrations status` can fail with.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
@@ -122,13 +156,10 @@ pub enum LifecycleError {
     Refused(String),
     #[error("{0}")]
     History(Box<HistoryProblem>),
-    #[error("{source}\n{now}")]
-    RolledBack {
-        #[source]
-        source: RestoreError,
-        /// Where the data is now, for people: "The database is back at version 1.4.0."
-        now: String,
-    },
+    /// The guarded operation failed: not started, rolled back, or the
+    /// rollback failed too.
+    #[error(transparent)]
+    Operation(Box<OperationError<MigrationFailure>>),
     #[error(transparent)]
     Restore(#[from] RestoreError),
     #[error(transparent)]
@@ -145,6 +176,12 @@ pub enum LifecycleError {
     Internal(String),
 }
 
+impl From<OperationError<MigrationFailure>> for LifecycleError {
+    fn from(e: OperationError<MigrationFailure>) -> LifecycleError {
+        LifecycleError::Operation(Box::new(e))
+    }
+}
+
 impl From<HistoryProblem> for LifecycleError {
     fn from(p: HistoryProblem) -> LifecycleError {
         LifecycleError::History(Box::new(p))
@@ -152,57 +189,24 @@ impl From<HistoryProblem> for LifecycleError {
 }
 
 impl LifecycleError {
-    /// The exit code (see `crate::error::exit`).
-    pub fn exit_code(&self) -> i32 {
-        use crate::error::{exit, graph_exit_code, restore_exit_code, safety_exit_code};
+    pub fn fault(&self) -> Fault {
         match self {
-            LifecycleError::Catalog(MigrationError::Io { .. }) => exit::FAILURE,
-            LifecycleError::Catalog(_)
-            | LifecycleError::UnknownTarget { .. }
-            | LifecycleError::Downgrade { .. }
-            | LifecycleError::NotInstalled
-            | LifecycleError::NeedsBaseline { .. }
-            | LifecycleError::Refused(_)
-            | LifecycleError::History(_) => exit::INVALID_INPUT,
-            LifecycleError::RolledBack { .. } => exit::ROLLED_BACK,
-            LifecycleError::Restore(r) => restore_exit_code(r),
-            LifecycleError::Safety(s) => safety_exit_code(s),
-            LifecycleError::State(StateError::Graph(g)) | LifecycleError::Graph(g) => {
-                graph_exit_code(g)
-            }
-            LifecycleError::State(_) => exit::FAILURE,
-            LifecycleError::Backup(BackupError::Graph(g)) => graph_exit_code(g),
-            LifecycleError::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
-            LifecycleError::Backup(_) => exit::FAILURE,
-            LifecycleError::Bundle(BundleError::Io { .. }) => exit::FAILURE,
-            LifecycleError::Bundle(_) => exit::INVALID_INPUT,
-            LifecycleError::Internal(_) => exit::FAILURE,
-        }
-    }
-
-    /// A short machine-readable name for `--json` output.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            LifecycleError::Catalog(_) => "invalid_migrations",
-            LifecycleError::UnknownTarget { .. } => "unknown_version",
-            LifecycleError::Downgrade { .. } => "downgrade",
-            LifecycleError::NotInstalled => "not_installed",
-            LifecycleError::NeedsBaseline { .. } => "needs_baseline",
-            LifecycleError::Refused(_) => "refused",
-            LifecycleError::History(_) => "drift",
-            LifecycleError::RolledBack { .. } => "rolled_back",
-            LifecycleError::Restore(RestoreError::RollbackFailed { .. }) => "recovery_needed",
-            LifecycleError::Restore(RestoreError::SchemaNotRecreatable { .. }) => {
-                "schema_not_recreatable"
-            }
-            LifecycleError::Restore(_) => "restore",
-            LifecycleError::Safety(SafetyError::Locked { .. }) => "locked",
-            LifecycleError::Safety(_) => "safety",
-            LifecycleError::State(_) => "state",
-            LifecycleError::Graph(_) => "database",
-            LifecycleError::Backup(_) => "backup",
-            LifecycleError::Bundle(_) => "invalid_bundle",
-            LifecycleError::Internal(_) => "internal",
+            LifecycleError::Catalog(MigrationError::Io { .. }) => Fault::Io,
+            LifecycleError::Catalog(_) => Fault::InvalidMigrations,
+            LifecycleError::UnknownTarget { .. } => Fault::UnknownVersion,
+            LifecycleError::Downgrade { .. } => Fault::Downgrade,
+            LifecycleError::NotInstalled => Fault::NotInstalled,
+            LifecycleError::NeedsBaseline { .. } => Fault::NeedsBaseline,
+            LifecycleError::Refused(_) => Fault::Refused,
+            LifecycleError::History(_) => Fault::Drift,
+            LifecycleError::Operation(op) => op.fault(),
+            LifecycleError::Restore(r) => r.fault(),
+            LifecycleError::Safety(s) => s.fault(),
+            LifecycleError::State(s) => s.fault(),
+            LifecycleError::Graph(g) => g.fault(),
+            LifecycleError::Backup(b) => b.fault(),
+            LifecycleError::Bundle(b) => b.fault(),
+            LifecycleError::Internal(_) => Fault::Internal,
         }
     }
 }

@@ -32,8 +32,8 @@ use std::sync::Arc;
 use semver::Version;
 use serde::Serialize;
 
-use super::engine::{migrate_and_record, run_journalled, AppliedFile};
-use super::error::{LifecycleError, StepError};
+use super::engine::{migrate_and_record, spec, AppliedFile};
+use super::error::{LifecycleError, MigrationFailure, StepError};
 use super::plan::{available, history_problems, Safety, UpgradePlan};
 use crate::backup::format::INITIAL_BACKUP;
 use crate::backup::{verify_backup, BackupStore, VerifyReport};
@@ -43,9 +43,9 @@ use crate::bundle::{
 use crate::graph::schema::ddl::{check_recreatable, SchemaGap};
 use crate::graph::Db;
 use crate::migrations::Catalog;
+use crate::operation::{self, Env};
 use crate::restore::RestoreError;
 use crate::safety::journal::OperationKind;
-use crate::safety::lock;
 use crate::state::{self, MigrationRecord, VersionRecord};
 
 /// Data to load first: a verified backup and the release its data is at.
@@ -331,35 +331,37 @@ pub async fn execute_install(
     allow_schema_loss: bool,
 ) -> Result<InstallOutcome, LifecycleError> {
     plan.check_schema(allow_schema_loss)?;
-    let (baselined, applied) = run_journalled(
+    let env = Env {
         db,
         store,
-        OperationKind::Install,
-        "install",
-        &plan.upgrade.to,
-        None,
-        Safety::EmptyDatabase,
         progress,
-        async |db: &Db| {
-            let mut baselined = 0;
-            if let Some(initial) = &plan.initial {
-                crate::restore::replace_database(
-                    db,
-                    &initial.path,
-                    &initial.report,
-                    progress,
-                    crate::restore::LoadPurpose::Restore,
-                    &initial.schema_gaps,
-                )
-                .await
-                .map_err(StepError::Load)?;
-                baselined = mark_loaded_history(db, catalog, &initial.data_version).await?;
-            }
-            let applied = migrate_and_record(db, catalog, &plan.upgrade).await?;
-            Ok((baselined, applied))
-        },
-    )
+    };
+    let spec = spec(
+        OperationKind::Install,
+        None,
+        &plan.upgrade.to,
+        Safety::EmptyDatabase,
+    );
+    let done = operation::run(&env, spec, async |db: &Db| {
+        let mut baselined = 0;
+        if let Some(initial) = &plan.initial {
+            crate::restore::replace_database(
+                db,
+                &initial.path,
+                &initial.report,
+                progress,
+                crate::restore::LoadPurpose::Restore,
+                &initial.schema_gaps,
+            )
+            .await
+            .map_err(StepError::Load)?;
+            baselined = mark_loaded_history(db, catalog, &initial.data_version).await?;
+        }
+        let applied = migrate_and_record(db, catalog, &plan.upgrade).await?;
+        Ok::<_, MigrationFailure>((baselined, applied))
+    })
     .await?;
+    let (baselined, applied) = done.value;
     Ok(InstallOutcome {
         version: plan.upgrade.to.clone(),
         initial: plan.initial.as_ref().map(|i| i.path.clone()),
@@ -411,17 +413,14 @@ pub async fn execute_baseline(
     backup_dir: &Path,
     plan: &BaselinePlan,
 ) -> Result<(), LifecycleError> {
-    let guard = lock::acquire(Arc::clone(&db), backup_dir, "install").await?;
-    let result = async {
+    crate::operation::locked(&db, backup_dir, "install", async |db: &Db| {
         let records: Vec<MigrationRecord<'_>> =
             plan.migrations.iter().map(BaselineEntry::record).collect();
-        state::record_migrations(&db, &records).await?;
-        state::record_version(&db, &plan.version).await?;
+        state::record_migrations(db, &records).await?;
+        state::record_version(db, &plan.version).await?;
         Ok(())
-    }
-    .await;
-    let _ = guard.release().await;
-    result
+    })
+    .await
 }
 
 /// A verified release bundle unpacked into a private folder that is removed

@@ -22,23 +22,18 @@ use semver::Version;
 use serde::Serialize;
 
 pub use engine::{execute_upgrade, prepare_upgrade, AppliedFile, UpgradeDecision, UpgradeOutcome};
-pub use error::{HistoryProblem, LifecycleError, StepError};
+pub use error::{HistoryProblem, LifecycleError, MigrationFailure, StepError};
 pub use install::{
     execute_baseline, execute_install, open_bundle, prepare_install, BaselinePlan, InstallDecision,
     InstallOptions, InstallOutcome, InstallPlan, OpenedBundle,
 };
 pub use plan::{history_problems, Safety, UpgradePlan};
 
-use crate::graph::{Db, GraphError};
+use crate::graph::Db;
 use crate::migrations::Catalog;
 use crate::state::{self, AppliedMigration, VersionRecord};
 
-/// True when the database holds no node (besides the tool's lock) and no
-/// index or constraint of its own.
-pub async fn is_empty(db: &Db) -> Result<bool, GraphError> {
-    let nodes = crate::graph::counts::node_count(db).await?;
-    Ok(nodes == 0 && crate::backup::create::read_schema(db).await?.is_empty())
-}
+pub use crate::operation::is_empty;
 
 /// A migration file not applied yet.
 #[derive(Debug, Clone, Serialize)]

@@ -197,7 +197,7 @@ pub async fn load_data(
     progress: bool,
     purpose: super::LoadPurpose,
 ) -> Result<Loaded, RestoreError> {
-    let idf = crate::backup::create::id_function(db);
+    let idf = db.id_function();
     // Sized from the verified node count (capped: growing stays possible).
     let mut ids = IdMap::with_capacity(node_total.min(1 << 26) as usize);
     let (tx, mut rx) = mpsc::channel::<Batch>(2);
@@ -253,6 +253,7 @@ pub async fn load_data(
             break;
         }
         crate::faults::hit("restore.batch")?;
+        crate::faults::pause("restore.batch").await;
     }
     drop(rx);
     crate::log::debug(format!(
@@ -386,7 +387,10 @@ async fn load_rels(
 pub async fn clear_data(db: &Db) -> Result<(), RestoreError> {
     for cypher in [
         "MATCH ()-[r]->() WITH r LIMIT 10000 DELETE r RETURN count(r) AS c",
-        "MATCH (n) WHERE NOT n:IgnSetupLock WITH n LIMIT 10000 DETACH DELETE n RETURN count(n) AS c",
+        &format!(
+            "MATCH (n) WHERE NOT n:{} WITH n LIMIT 10000 DETACH DELETE n RETURN count(n) AS c",
+            crate::graph::LOCK_LABEL
+        ),
     ] {
         // Each statement deletes one batch and says how many; repeat until none.
         while db.count(cypher).await? > 0 {}

@@ -8,8 +8,9 @@
 //! the backup's token lookup indexes in place; load in batches; recreate the
 //! schema and wait for its indexes; verify counts, label counts, type counts
 //! and the schema against the backup. On any failure the safety backup is
-//! loaded back the same way and verified. If the process dies, the journal
-//! tells the next run what to roll back (see [`recover`]).
+//! loaded back the same way and verified. The lock, journal, safety backup
+//! and rollback are [`crate::operation`]'s; this module is the body and the
+//! loader that rollback and recovery use too.
 
 mod idmap;
 pub mod load;
@@ -17,18 +18,16 @@ pub mod schema;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use crate::backup::status::{current_counts, Counts};
-use crate::backup::{
-    create_backup, verify_backup, BackupError, BackupStore, BackupType, CreateRequest, VerifyReport,
-};
+use crate::backup::{verify_backup, BackupError, BackupStore, BackupType, VerifyReport};
 use crate::graph::schema::ddl::{check_recreatable, SchemaGap};
 use crate::graph::{Db, GraphError, NameError};
-use crate::safety::journal::{Journal, JournalEntry, OperationKind, Phase};
-use crate::safety::{lock, SafetyError};
+use crate::operation::{self, Env, OperationError, Protection, Spec};
+use crate::safety::journal::OperationKind;
+use crate::safety::SafetyError;
 
 pub use schema::SchemaOutcome;
 
@@ -58,26 +57,10 @@ pub enum RestoreError {
     Injected(#[from] crate::faults::InjectedFault),
     #[error("{0}")]
     Internal(String),
-    /// A step of an operation built on top of restore (an upgrade's
-    /// migration, a verify query) failed; carried here so [`roll_back`] can
-    /// report it together with the rollback.
+    /// The guarded operation failed: not started, rolled back, or the
+    /// rollback failed too.
     #[error(transparent)]
-    Operation(Box<dyn std::error::Error + Send + Sync>),
-    #[error("{what} failed: {cause}\nThe database was rolled back to its state before the {what} (from {restored}) and verified.{}", rollback_schema_note(.schema_not_recreated))]
-    RolledBack {
-        what: &'static str,
-        cause: Box<RestoreError>,
-        restored: String,
-        /// What the rollback could not put back (empty when it put back everything).
-        schema_not_recreated: Vec<SchemaGap>,
-    },
-    #[error("{what} failed: {cause}\nThe rollback did not complete either: {rollback}\nNothing is lost: the journal {journal} names the safety backup. Run `ign-setup recover` (once the server is reachable again, if it is not).")]
-    RollbackFailed {
-        what: &'static str,
-        cause: Box<RestoreError>,
-        rollback: Box<RestoreError>,
-        journal: PathBuf,
-    },
+    Failed(Box<OperationError<RestoreError>>),
 }
 
 fn schema_refusal(gaps: &[SchemaGap], server: &str) -> String {
@@ -92,22 +75,6 @@ fn schema_refusal(gaps: &[SchemaGap], server: &str) -> String {
     text
 }
 
-fn rollback_schema_note(gaps: &[SchemaGap]) -> String {
-    if gaps.is_empty() {
-        return String::new();
-    }
-    let mut text = format!(
-        "\nThe rollback could not recreate {} index{} or constraint{} of the earlier database:",
-        gaps.len(),
-        if gaps.len() == 1 { "" } else { "es" },
-        if gaps.len() == 1 { "" } else { "s" }
-    );
-    for g in gaps {
-        text.push_str(&format!("\n  - {g}"));
-    }
-    text
-}
-
 /// A server as messages name it: `Neo4j 5.26.30 community`.
 fn server_words(db: &Db) -> String {
     let s = db.server();
@@ -115,13 +82,27 @@ fn server_words(db: &Db) -> String {
 }
 
 impl RestoreError {
+    pub fn fault(&self) -> crate::exit::Fault {
+        use crate::exit::Fault;
+        match self {
+            RestoreError::Backup(b) => b.fault(),
+            RestoreError::Graph(g) => g.fault(),
+            RestoreError::Safety(s) => s.fault(),
+            RestoreError::Name(_) => Fault::InvalidBackup,
+            RestoreError::Mismatch(_) | RestoreError::Schema(_) | RestoreError::Injected(_) => {
+                Fault::Restore
+            }
+            RestoreError::SchemaNotRecreatable { .. } => Fault::SchemaNotRecreatable,
+            RestoreError::Interrupted => Fault::Interrupted,
+            RestoreError::Internal(_) => Fault::Internal,
+            RestoreError::Failed(op) => op.fault(),
+        }
+    }
+
     /// What the rollback could not put back, for `--json`.
     pub fn schema_not_recreated(&self) -> Option<&[SchemaGap]> {
         match self {
-            RestoreError::RolledBack {
-                schema_not_recreated,
-                ..
-            } => Some(schema_not_recreated),
+            RestoreError::Failed(op) => op.schema_not_recreated(),
             RestoreError::SchemaNotRecreatable { gaps, .. } => Some(gaps),
             _ => None,
         }
@@ -301,35 +282,9 @@ async fn verify_counts(db: &Db, expected: &VerifyReport) -> Result<(), RestoreEr
     Ok(())
 }
 
-/// Takes a verified safety backup of the current database, recorded in the journal.
-pub async fn take_safety_backup(
-    db: &Db,
-    store: &BackupStore,
-    journal: &mut Journal,
-    kind: BackupType,
-    reason: String,
-    progress: bool,
-) -> Result<String, RestoreError> {
-    let created = create_backup(
-        db,
-        store,
-        CreateRequest {
-            reason,
-            backup_type: kind,
-            file_name: None,
-            progress,
-        },
-    )
-    .await?;
-    journal.set_safety_backup(&created.file)?;
-    journal.set_phase(Phase::SafetyBackupTaken)?;
-    store.write_index()?;
-    Ok(created.file)
-}
-
-/// Runs a full restore of `plan.source`. A plan with schema this server
-/// cannot recreate is refused before anything changes unless
-/// `allow_schema_loss`.
+/// Runs a full restore of `plan.source` as a guarded operation (see
+/// [`crate::operation`]). A plan with schema this server cannot recreate is
+/// refused before anything changes unless `allow_schema_loss`.
 pub async fn restore(
     db: Arc<Db>,
     store: &BackupStore,
@@ -338,213 +293,53 @@ pub async fn restore(
     allow_schema_loss: bool,
 ) -> Result<RestoreOutcome, RestoreError> {
     plan.check_schema(allow_schema_loss)?;
-    let guard = lock::acquire(Arc::clone(&db), store.dir(), "restore").await?;
-    let result = restore_locked(&db, store, plan, progress, &guard).await;
-    let _ = guard.release().await;
-    result
-}
-
-async fn restore_locked(
-    db: &Db,
-    store: &BackupStore,
-    plan: &RestorePlan,
-    progress: bool,
-    guard: &lock::LockGuard,
-) -> Result<RestoreOutcome, RestoreError> {
-    let mut journal = Journal::begin(
-        store.dir(),
-        OperationKind::Restore,
-        Some(plan.source.display().to_string()),
-    )?;
-    let safety = if plan.safety_backup_needed {
-        let source_name = plan
-            .source
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        match take_safety_backup(
-            db,
-            store,
-            &mut journal,
-            BackupType::Safety,
-            format!("Safety backup before restoring {source_name}"),
-            progress,
-        )
-        .await
-        {
-            Ok(f) => Some(f),
-            Err(e) => {
-                // Nothing was changed yet: close the journal and report.
-                let _ = journal.finish();
-                return Err(e);
-            }
+    let source_name = plan
+        .source
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let protection = if plan.safety_backup_needed {
+        Protection::SafetyBackup {
+            kind: BackupType::Safety,
+            reason: format!("Safety backup before restoring {source_name}"),
         }
     } else {
-        None
+        Protection::EmptyDatabase
     };
-    guard.check()?;
-    journal.set_phase(Phase::Destructive)?;
-    let _section = crate::interrupt::DestructiveSection::enter();
-    match replace_database(
+    let spec = Spec {
+        kind: OperationKind::Restore,
+        target: plan.source.display().to_string(),
+        from: None,
+        protection,
+    };
+    let env = Env {
         db,
-        &plan.source,
-        &plan.backup,
+        store,
         progress,
-        LoadPurpose::Restore,
-        &plan.schema_gaps,
-    )
-    .await
-    {
-        Ok(schema) => {
-            journal.set_phase(Phase::Done)?;
-            journal.finish()?;
-            let warnings = schema_warnings(&schema);
-            Ok(RestoreOutcome {
-                source: plan.source.clone(),
-                safety_backup: safety,
-                nodes: plan.backup.node_count,
-                relationships: plan.backup.relationship_count,
-                schema,
-                warnings,
-            })
-        }
-        Err(cause) => Err(roll_back(db, store, journal, "restore", cause, progress).await),
-    }
-}
-
-/// Puts the database back as the journal's safety backup says, then closes
-/// the journal. Returns the error to report.
-pub async fn roll_back(
-    db: &Db,
-    store: &BackupStore,
-    mut journal: Journal,
-    what: &'static str,
-    cause: RestoreError,
-    progress: bool,
-) -> RestoreError {
-    let _ = journal.set_phase(Phase::RollingBack);
-    let journal_path = journal.path().to_owned();
-    let entry = journal.entry().clone();
-    // The server may be restarting: keep trying for a while before giving up.
-    let mut last_err = None;
-    for attempt in 0..6 {
-        if attempt > 0 {
-            tokio::time::sleep(Duration::from_secs(2)).await;
-        }
-        match restore_from_entry(db, store, &entry, progress).await {
-            Ok((restored, schema)) => {
-                let _ = journal.finish();
-                return RestoreError::RolledBack {
-                    what,
-                    cause: Box::new(cause),
-                    restored,
-                    schema_not_recreated: schema.not_recreated,
-                };
-            }
-            Err(e) if e.is_connection() => last_err = Some(e),
-            Err(e) => {
-                last_err = Some(e);
-                break;
-            }
-        }
-    }
-    RestoreError::RollbackFailed {
-        what,
-        cause: Box::new(cause),
-        rollback: Box::new(last_err.unwrap_or_else(|| RestoreError::Internal("unknown".into()))),
-        journal: journal_path,
-    }
-}
-
-/// Brings the database back to the state recorded by a journal entry. What
-/// of the earlier schema could not be put back is in the outcome.
-async fn restore_from_entry(
-    db: &Db,
-    store: &BackupStore,
-    entry: &JournalEntry,
-    progress: bool,
-) -> Result<(String, SchemaOutcome), RestoreError> {
-    match &entry.safety_backup {
-        Some(file) => {
-            let path = store.dir().join(file);
-            let report = {
-                let p = path.clone();
-                tokio::task::spawn_blocking(move || verify_backup(&p))
-                    .await
-                    .map_err(|e| RestoreError::Internal(e.to_string()))??
-            };
-            let schema =
-                replace_database(db, &path, &report, progress, LoadPurpose::Rollback, &[]).await?;
-            Ok((file.clone(), schema))
-        }
-        None => {
-            // The database was empty before: empty it again (schema first,
-            // keeping its token lookup indexes).
-            let not_dropped =
-                schema::drop_schema(db, &crate::graph::schema::Schema::default()).await?;
-            load::clear_data(db).await?;
-            schema::ensure_default_lookups(db).await?;
-            Ok((
-                "an empty database".into(),
-                SchemaOutcome {
-                    not_dropped,
-                    ..SchemaOutcome::default()
-                },
-            ))
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct RecoveryReport {
-    pub recovered: bool,
-    pub operation: Option<String>,
-    pub message: String,
-    /// What the rollback could not put back of the earlier schema.
-    pub schema_not_recreated: Vec<SchemaGap>,
-}
-
-/// Finishes what an interrupted restore or upgrade left: if it had started
-/// changing the database, the safety backup is loaded back and verified.
-pub async fn recover(
-    db: Arc<Db>,
-    store: &BackupStore,
-    progress: bool,
-) -> Result<RecoveryReport, RestoreError> {
-    let Some(entry) = Journal::load(store.dir())? else {
-        return Ok(RecoveryReport {
-            recovered: false,
-            operation: None,
-            message: "Nothing to recover: no unfinished operation.".into(),
-            schema_not_recreated: Vec::new(),
-        });
     };
-    if Journal::is_owner_alive(&entry) && entry.pid != std::process::id() {
-        return Err(RestoreError::Safety(SafetyError::Unfinished {
-            entry: Box::new(entry),
-        }));
-    }
-    let guard = lock::acquire(Arc::clone(&db), store.dir(), "recover").await?;
-    let result = async {
-        let journal = Journal::resume(store.dir())?.ok_or_else(|| RestoreError::Internal("the journal vanished".into()))?;
-        let op = format!("{:?}", entry.operation).to_lowercase();
-        let (message, schema_not_recreated) = match entry.phase {
-            Phase::Started | Phase::SafetyBackupTaken | Phase::Done => {
-                journal.finish()?;
-                (format!("The interrupted {op} from {} had not changed the database; its journal was closed.", entry.started_at), Vec::new())
-            }
-            Phase::Destructive | Phase::RollingBack => {
-                let _section = crate::interrupt::DestructiveSection::enter();
-                let (restored, schema) = restore_from_entry(&db, store, &entry, progress).await?;
-                journal.finish()?;
-                (format!("The interrupted {op} from {} was rolled back: the database was restored from {restored} and verified.{}", entry.started_at, rollback_schema_note(&schema.not_recreated)), schema.not_recreated)
-            }
-        };
-        Ok(RecoveryReport { recovered: true, operation: Some(op), message, schema_not_recreated })
-    }
-    .await;
-    let _ = guard.release().await;
-    result
+    let done = operation::run(&env, spec, async |db: &Db| {
+        replace_database(
+            db,
+            &plan.source,
+            &plan.backup,
+            progress,
+            LoadPurpose::Restore,
+            &plan.schema_gaps,
+        )
+        .await
+    })
+    .await
+    .map_err(|e| RestoreError::Failed(Box::new(e)))?;
+    let schema = done.value;
+    let warnings = schema_warnings(&schema);
+    Ok(RestoreOutcome {
+        source: plan.source.clone(),
+        safety_backup: done.safety_backup,
+        nodes: plan.backup.node_count,
+        relationships: plan.backup.relationship_count,
+        schema,
+        warnings,
+    })
 }
 
 #[cfg(test)]
@@ -561,38 +356,6 @@ mod tests {
     }
 
     #[test]
-    fn a_rollback_that_could_not_recreate_something_says_so() {
-        let e = RestoreError::RolledBack {
-            what: "upgrade",
-            cause: Box::new(RestoreError::Internal("boom".into())),
-            restored: "ign_scripts_db_backup_x.json".into(),
-            schema_not_recreated: vec![gap()],
-        };
-        let text = e.to_string();
-        assert!(
-            text.contains("The rollback could not recreate 1 index or constraint"),
-            "{text}"
-        );
-        assert!(
-            text.contains("`fn_key`") && text.contains("Enterprise"),
-            "{text}"
-        );
-        assert_eq!(e.schema_not_recreated().unwrap().len(), 1);
-        let whole = crate::error::Error::Restore(e);
-        assert_eq!(
-            whole.details().unwrap()["schema_not_recreated"][0]["name"],
-            "fn_key"
-        );
-        let clean = RestoreError::RolledBack {
-            what: "upgrade",
-            cause: Box::new(RestoreError::Internal("boom".into())),
-            restored: "f".into(),
-            schema_not_recreated: vec![],
-        };
-        assert!(!clean.to_string().contains("could not recreate"));
-    }
-
-    #[test]
     fn a_refusal_lists_every_item_and_the_way_out() {
         let e = RestoreError::SchemaNotRecreatable {
             gaps: vec![gap()],
@@ -604,9 +367,6 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("Nothing was changed") && text.contains("--allow-schema-loss"));
-        assert_eq!(
-            crate::error::restore_exit_code(&e),
-            crate::error::exit::INVALID_INPUT
-        );
+        assert_eq!(e.fault().code(), crate::exit::INVALID_INPUT);
     }
 }

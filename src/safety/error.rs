@@ -58,6 +58,19 @@ pub enum SafetyError {
 }
 
 impl SafetyError {
+    pub fn fault(&self) -> crate::exit::Fault {
+        use crate::exit::Fault;
+        match self {
+            SafetyError::Io { .. } => Fault::Io,
+            SafetyError::CorruptJournal { .. }
+            | SafetyError::StillRunning { .. }
+            | SafetyError::LeaseLost { .. } => Fault::Safety,
+            SafetyError::Unfinished { .. } => Fault::Unfinished,
+            SafetyError::Locked { .. } => Fault::Locked,
+            SafetyError::Graph(g) => g.fault(),
+        }
+    }
+
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         SafetyError::Io {
             action,

@@ -56,14 +56,14 @@ pub enum ScheduleError {
 }
 
 impl ScheduleError {
-    pub fn exit_code(&self) -> i32 {
-        use crate::error::exit;
+    pub fn fault(&self) -> crate::exit::Fault {
+        use crate::exit::Fault;
         match self {
             // A schedule is a command-line value: a bad one is a usage error.
             ScheduleError::BadCron { .. }
             | ScheduleError::NotForSystemd { .. }
-            | ScheduleError::Refused(_) => exit::USAGE,
-            ScheduleError::Io { .. } | ScheduleError::NoHome => exit::FAILURE,
+            | ScheduleError::Refused(_) => Fault::Usage,
+            ScheduleError::Io { .. } | ScheduleError::NoHome => Fault::Io,
         }
     }
 

@@ -8,12 +8,7 @@
 use neo4rs::query;
 use serde::Serialize;
 
-use crate::graph::{Db, GraphError};
-
-/// Label of the single node holding the installed version.
-pub const VERSION_LABEL: &str = "IgnSetupVersion";
-/// Label of the nodes recording each applied migration.
-pub const MIGRATION_LABEL: &str = "IgnSetupMigration";
+use crate::graph::{Db, GraphError, MIGRATION_LABEL, VERSION_LABEL};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct VersionRecord {
@@ -31,11 +26,20 @@ pub enum StateError {
     Damaged(String),
 }
 
+impl StateError {
+    pub fn fault(&self) -> crate::exit::Fault {
+        match self {
+            StateError::Graph(g) => g.fault(),
+            StateError::Damaged(_) => crate::exit::Fault::State,
+        }
+    }
+}
+
 /// The installed application version, if one is recorded.
 pub async fn installed_version(db: &Db) -> Result<Option<VersionRecord>, StateError> {
     let rows = db
         .rows(query(
-            "MATCH (v:IgnSetupVersion) RETURN v.version AS version, v.installed_at AS installed_at, v.tool_version AS tool_version",
+            &format!("MATCH (v:{VERSION_LABEL}) RETURN v.version AS version, v.installed_at AS installed_at, v.tool_version AS tool_version"),
         ))
         .await?;
     match rows.len() {
@@ -62,8 +66,8 @@ pub async fn installed_version(db: &Db) -> Result<Option<VersionRecord>, StateEr
 /// Records `version` as installed (replacing any earlier record).
 pub async fn record_version(db: &Db, version: &semver::Version) -> Result<(), StateError> {
     db.run_in_txn(vec![
-        query("MATCH (v:IgnSetupVersion) DELETE v"),
-        query("CREATE (v:IgnSetupVersion {version: $version, installed_at: $at, tool_version: $tool})")
+        query(&format!("MATCH (v:{VERSION_LABEL}) DELETE v")),
+        query(&format!("CREATE (v:{VERSION_LABEL} {{version: $version, installed_at: $at, tool_version: $tool}})"))
             .param("version", version.to_string())
             .param("at", now_rfc3339())
             .param("tool", crate::TOOL_VERSION),
@@ -104,11 +108,11 @@ pub struct MigrationRecord<'a> {
 /// Every recorded migration, oldest version first, then by file name.
 pub async fn applied_migrations(db: &Db) -> Result<Vec<AppliedMigration>, StateError> {
     let rows = db
-        .rows(query(
-            "MATCH (m:IgnSetupMigration) RETURN m.version AS version, m.name AS name, \
+        .rows(query(&format!(
+            "MATCH (m:{MIGRATION_LABEL}) RETURN m.version AS version, m.name AS name, \
              m.checksum AS checksum, m.applied_at AS applied_at, m.duration_ms AS duration_ms, \
              m.tool_version AS tool_version, m.baseline AS baseline",
-        ))
+        )))
         .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
@@ -146,11 +150,11 @@ pub async fn applied_migrations(db: &Db) -> Result<Vec<AppliedMigration>, StateE
 
 fn migration_query(m: &MigrationRecord<'_>, at: &str) -> neo4rs::Query {
     // MERGE on (version, name): recording the same file twice keeps one record.
-    query(
-        "MERGE (m:IgnSetupMigration {version: $version, name: $name}) \
+    query(&format!(
+        "MERGE (m:{MIGRATION_LABEL} {{version: $version, name: $name}}) \
          SET m.checksum = $checksum, m.applied_at = $at, m.duration_ms = $ms, \
          m.tool_version = $tool, m.baseline = $baseline",
-    )
+    ))
     .param("version", m.version.to_string())
     .param("name", m.name)
     .param("checksum", m.checksum)

@@ -181,16 +181,11 @@ impl TestDb {
 
     /// The same as a plain process, to spawn, kill or race.
     pub fn std_cmd(&self) -> std::process::Command {
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ign-setup"));
-        cmd.current_dir(self.work.path())
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("NEO4J_URI", &self.server.uri)
+        let mut cmd = bare_std_cmd(self.work.path());
+        cmd.env("NEO4J_URI", &self.server.uri)
             .env("NEO4J_USERNAME", &self.server.user)
             .env("NEO4J_PASSWORD", &self.server.password)
-            .env("NEO4J_DATABASE", &self.server.database)
-            .env("NO_COLOR", "1");
-        pass_query_log(&mut cmd);
+            .env("NEO4J_DATABASE", &self.server.database);
         cmd
     }
 
@@ -213,13 +208,20 @@ pub async fn connect(server: &TestServer) -> Result<Db, ign_setup::graph::GraphE
 
 /// A plain `ign-setup` with no database settings, for offline commands.
 pub fn bare_cmd(dir: &Path) -> assert_cmd::Command {
+    assert_cmd::Command::from_std(bare_std_cmd(dir))
+}
+
+/// The one builder of the binary as a plain process: in `dir`, with a
+/// cleared environment (PATH, NO_COLOR and the query log kept). Every other
+/// command builder adds the connection to it.
+pub fn bare_std_cmd(dir: &Path) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_ign-setup"));
     cmd.current_dir(dir)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("NO_COLOR", "1");
     pass_query_log(&mut cmd);
-    assert_cmd::Command::from_std(cmd)
+    cmd
 }
 
 /// Keeps the query log (`IGN_SETUP_QUERY_LOG`, set by `.ci/run` for the
@@ -330,7 +332,12 @@ impl PrivateServer {
     }
 
     pub fn cmd(&self, work: &Path) -> assert_cmd::Command {
-        let mut cmd = bare_cmd(work);
+        assert_cmd::Command::from_std(self.std_cmd(work))
+    }
+
+    /// The same as a plain process, to spawn or kill.
+    pub fn std_cmd(&self, work: &Path) -> std::process::Command {
+        let mut cmd = bare_std_cmd(work);
         cmd.env("NEO4J_URI", &self.uri)
             .env("NEO4J_USERNAME", "neo4j")
             .env("NEO4J_PASSWORD", &self.password)
@@ -416,4 +423,52 @@ pub fn timestamped_backups(dir: &Path) -> Vec<String> {
         .collect();
     v.sort();
     v
+}
+
+/// Holds a run of the binary at a named point until the test releases it
+/// (`IGN_SETUP_HOLD`, compiled in with the `test-hooks` feature), so a test
+/// acts at a known step instead of after a guessed delay.
+pub struct Hold {
+    dir: tempfile::TempDir,
+    point: &'static str,
+}
+
+impl Hold {
+    pub fn at(point: &'static str) -> Hold {
+        Hold {
+            dir: tempfile::tempdir().unwrap(),
+            point,
+        }
+    }
+
+    /// Sets the variable on a command.
+    pub fn apply<'c>(&self, cmd: &'c mut StdCommand) -> &'c mut StdCommand {
+        cmd.env(
+            "IGN_SETUP_HOLD",
+            format!("{}:{}", self.point, self.dir.path().display()),
+        )
+    }
+
+    /// Waits until the run is held at the point; fails if it never gets
+    /// there (it ended, or took more than two minutes).
+    pub fn wait_reached(&self, child: &mut std::process::Child) {
+        let reached = self.dir.path().join(format!("{}.reached", self.point));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+        while !reached.exists() {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the run ended ({status}) before reaching `{}`", self.point);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run never reached `{}`",
+                self.point
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Lets the held run (and every later pass through the point) go on.
+    pub fn release(&self) {
+        std::fs::write(self.dir.path().join(format!("{}.go", self.point)), b"").unwrap();
+    }
 }
