@@ -7,6 +7,7 @@ pub mod counts;
 pub mod cypher;
 pub mod error;
 pub mod querylog;
+pub mod reserved;
 pub mod schema;
 pub mod snapshot;
 pub mod value;

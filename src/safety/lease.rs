@@ -26,7 +26,7 @@ use super::SafetyError;
 use crate::graph::{Db, GraphError};
 
 /// Label of the lease node. Backups and "is the database empty" checks leave it out.
-pub const LOCK_LABEL: &str = "IgnSetupLock";
+pub use crate::graph::reserved::LOCK_LABEL;
 
 /// How long a lease lasts without renewal.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
