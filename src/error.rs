@@ -85,6 +85,7 @@ impl Error {
             Error::Config(_) => exit::CONFIG,
             Error::Graph(g) => graph_exit_code(g),
             Error::Backup(BackupError::Graph(g)) => graph_exit_code(g),
+            Error::Backup(BackupError::Busy(s)) => safety_exit_code(s),
             Error::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
             Error::Backup(_) => exit::FAILURE,
             Error::Restore(r) => restore_exit_code(r),
@@ -113,6 +114,7 @@ impl Error {
                 _ => "database",
             },
             Error::Backup(BackupError::Graph(_)) => "database",
+            Error::Backup(BackupError::Busy(_)) => "busy",
             Error::Backup(b) if b.is_invalid_input() => "invalid_backup",
             Error::Backup(_) => "backup",
             Error::Restore(RestoreError::RolledBack { .. }) => "rolled_back",
@@ -172,6 +174,7 @@ pub fn restore_exit_code(r: &RestoreError) -> i32 {
         RestoreError::RolledBack { .. } => exit::ROLLED_BACK,
         RestoreError::RollbackFailed { .. } => exit::RECOVERY_NEEDED,
         RestoreError::Backup(BackupError::Graph(g)) | RestoreError::Graph(g) => graph_exit_code(g),
+        RestoreError::Backup(BackupError::Busy(s)) => safety_exit_code(s),
         RestoreError::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
         RestoreError::Name(_) => exit::INVALID_INPUT,
         RestoreError::SchemaNotRecreatable { .. } => exit::INVALID_INPUT,
@@ -183,7 +186,10 @@ pub fn restore_exit_code(r: &RestoreError) -> i32 {
 
 pub fn safety_exit_code(s: &SafetyError) -> i32 {
     match s {
-        SafetyError::Locked { .. } | SafetyError::Unfinished { .. } => exit::LOCKED,
+        SafetyError::Locked { .. }
+        | SafetyError::Unfinished { .. }
+        | SafetyError::OperationInDatabase { .. } => exit::LOCKED,
+        SafetyError::SafetyBackupMissing { .. } => exit::RECOVERY_NEEDED,
         SafetyError::Graph(g) => graph_exit_code(g),
         _ => exit::FAILURE,
     }

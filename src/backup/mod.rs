@@ -83,6 +83,10 @@ pub enum BackupError {
     ReasonTooLong(usize),
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// The database has an unfinished operation (or is locked): what it holds
+    /// now is not a state anyone should keep as a backup.
+    #[error(transparent)]
+    Busy(#[from] crate::safety::SafetyError),
     #[error("cannot back up a value: {0}")]
     Value(String),
 }
@@ -153,6 +157,7 @@ impl BackupError {
             self,
             BackupError::Io { .. }
                 | BackupError::Graph(_)
+                | BackupError::Busy(_)
                 | BackupError::Inconsistent(_)
                 | BackupError::Changing { .. }
                 | BackupError::NoBackups(_)

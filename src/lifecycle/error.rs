@@ -172,6 +172,7 @@ impl LifecycleError {
             }
             LifecycleError::State(_) => exit::FAILURE,
             LifecycleError::Backup(BackupError::Graph(g)) => graph_exit_code(g),
+            LifecycleError::Backup(BackupError::Busy(s)) => safety_exit_code(s),
             LifecycleError::Backup(b) if b.is_invalid_input() => exit::INVALID_INPUT,
             LifecycleError::Backup(_) => exit::FAILURE,
             LifecycleError::Bundle(BundleError::Io { .. }) => exit::FAILURE,
