@@ -28,7 +28,7 @@ use crate::backup::{
 use crate::graph::schema::ddl::{check_recreatable, SchemaGap};
 use crate::graph::{Db, GraphError, NameError};
 use crate::safety::journal::{Journal, JournalEntry, OperationKind, Phase};
-use crate::safety::{lock, SafetyError};
+use crate::safety::{lock, marker, SafetyError};
 
 pub use schema::SchemaOutcome;
 
@@ -321,7 +321,8 @@ pub async fn take_safety_backup(
         },
     )
     .await?;
-    journal.set_safety_backup(&created.file)?;
+    let sha256 = created.report.metadata.checksum.as_ref();
+    journal.set_safety_backup(&created.file, sha256.map(|c| c.value.as_str()))?;
     journal.set_phase(Phase::SafetyBackupTaken)?;
     store.write_index()?;
     Ok(created.file)
@@ -383,7 +384,7 @@ async fn restore_locked(
         None
     };
     guard.check()?;
-    journal.set_phase(Phase::Destructive)?;
+    marker::enter_destructive(db, &mut journal).await?;
     let _section = crate::interrupt::DestructiveSection::enter();
     match replace_database(
         db,
@@ -396,8 +397,7 @@ async fn restore_locked(
     .await
     {
         Ok(schema) => {
-            journal.set_phase(Phase::Done)?;
-            journal.finish()?;
+            marker::close(db, journal).await?;
             let warnings = schema_warnings(&schema);
             Ok(RestoreOutcome {
                 source: plan.source.clone(),
@@ -433,7 +433,8 @@ pub async fn roll_back(
         }
         match restore_from_entry(db, store, &entry, progress).await {
             Ok((restored, schema)) => {
-                let _ = journal.finish();
+                // Left open if this fails: the next run closes it.
+                let _ = marker::close(db, journal).await;
                 return RestoreError::RolledBack {
                     what,
                     cause: Box::new(cause),
@@ -502,49 +503,166 @@ pub struct RecoveryReport {
     pub message: String,
     /// What the rollback could not put back of the earlier schema.
     pub schema_not_recreated: Vec<SchemaGap>,
+    /// Journals that described no unfinished operation of the database:
+    /// moved aside (where to), never acted on.
+    pub stale_journals: Vec<PathBuf>,
 }
 
 /// Finishes what an interrupted restore or upgrade left: if it had started
 /// changing the database, the safety backup is loaded back and verified.
+///
+/// The database's operation marker decides what is unfinished. A journal in
+/// this folder is acted on only if the marker names its operation; a journal
+/// of a changing phase that the marker does not name is stale (its operation
+/// was recovered elsewhere, and newer data may have been written since): it is
+/// moved aside and reported. A marker without a journal here is recovered
+/// from the safety backup it names, if this folder holds that file.
 pub async fn recover(
     db: Arc<Db>,
     store: &BackupStore,
     progress: bool,
 ) -> Result<RecoveryReport, RestoreError> {
-    let Some(entry) = Journal::load(store.dir())? else {
+    let entry = Journal::load(store.dir())?;
+    if let Some(entry) = &entry {
+        if Journal::is_owner_alive(entry) && entry.pid != std::process::id() {
+            return Err(RestoreError::Safety(SafetyError::Unfinished {
+                entry: Box::new(entry.clone()),
+            }));
+        }
+    }
+    if entry.is_none() && marker::read(&db).await?.is_none() {
         return Ok(RecoveryReport {
             recovered: false,
             operation: None,
             message: "Nothing to recover: no unfinished operation.".into(),
             schema_not_recreated: Vec::new(),
+            stale_journals: Vec::new(),
         });
-    };
-    if Journal::is_owner_alive(&entry) && entry.pid != std::process::id() {
-        return Err(RestoreError::Safety(SafetyError::Unfinished {
-            entry: Box::new(entry),
-        }));
     }
     let guard = lock::acquire(Arc::clone(&db), store.dir(), "recover").await?;
     let result = async {
-        let journal = Journal::resume(store.dir())?.ok_or_else(|| RestoreError::Internal("the journal vanished".into()))?;
-        let op = format!("{:?}", entry.operation).to_lowercase();
-        let (message, schema_not_recreated) = match entry.phase {
-            Phase::Started | Phase::SafetyBackupTaken | Phase::Done => {
-                journal.finish()?;
-                (format!("The interrupted {op} from {} had not changed the database; its journal was closed.", entry.started_at), Vec::new())
-            }
-            Phase::Destructive | Phase::RollingBack => {
-                let _section = crate::interrupt::DestructiveSection::enter();
-                let (restored, schema) = restore_from_entry(&db, store, &entry, progress).await?;
-                journal.finish()?;
-                (format!("The interrupted {op} from {} was rolled back: the database was restored from {restored} and verified.{}", entry.started_at, rollback_schema_note(&schema.not_recreated)), schema.not_recreated)
-            }
+        let mut report = RecoveryReport {
+            recovered: false,
+            operation: None,
+            message: String::new(),
+            schema_not_recreated: Vec::new(),
+            stale_journals: Vec::new(),
         };
-        Ok(RecoveryReport { recovered: true, operation: Some(op), message, schema_not_recreated })
+        let mut messages = Vec::new();
+        // A journal and, behind it, the marker of another operation: at most
+        // two rounds of real work; the third only finds nothing.
+        for _ in 0..3 {
+            match recover_one(&db, store, progress, &mut report).await? {
+                Some(m) => messages.push(m),
+                None => break,
+            }
+        }
+        if messages.is_empty() {
+            messages.push("Nothing to recover: no unfinished operation.".into());
+        }
+        report.message = messages.join("\n");
+        Ok(report)
     }
     .await;
     let _ = guard.release().await;
     result
+}
+
+/// One step of [`recover`], under the lock: the journal of this folder or, if
+/// there is none, the marker in the database. `None` when nothing is left.
+async fn recover_one(
+    db: &Db,
+    store: &BackupStore,
+    progress: bool,
+    report: &mut RecoveryReport,
+) -> Result<Option<String>, RestoreError> {
+    let in_db = marker::read(db).await?;
+    let journal = match Journal::load(store.dir())? {
+        Some(e) if may_have_changed(e.phase) && !in_db.as_ref().is_some_and(|m| m.matches(&e)) => {
+            let aside = Journal::set_aside(store.dir(), &e)?;
+            let now = match &in_db {
+                Some(m) => format!("names another operation, the {}", m.describe()),
+                None => "records no unfinished operation".to_owned(),
+            };
+            let message = format!(
+                "The journal of the {} from {} (pid {} on host {}) was not acted on: the database {now}, so that operation was finished or rolled back elsewhere and the data may have changed since. The journal was moved to `{}`.",
+                e.operation, e.started_at, e.pid, e.host, aside.display()
+            );
+            report.stale_journals.push(aside);
+            return Ok(Some(message));
+        }
+        Some(_) => Journal::resume(store.dir())?
+            .ok_or_else(|| RestoreError::Internal("the journal vanished".into()))?,
+        None => match &in_db {
+            None => return Ok(None),
+            Some(m) => {
+                check_safety_backup(store, m)?;
+                Journal::adopt(store.dir(), m)?
+            }
+        },
+    };
+    let entry = journal.entry().clone();
+    let op = entry.operation.to_string();
+    report.recovered = true;
+    report.operation = Some(op.clone());
+    if !may_have_changed(entry.phase) {
+        marker::close(db, journal).await?;
+        return Ok(Some(format!(
+            "The interrupted {op} from {} had not changed the database; its journal was closed.",
+            entry.started_at
+        )));
+    }
+    if let Some(m) = &in_db {
+        check_safety_backup(store, m)?;
+    }
+    let _section = crate::interrupt::DestructiveSection::enter();
+    let (restored, schema) = restore_from_entry(db, store, &entry, progress).await?;
+    marker::close(db, journal).await?;
+    let message = format!(
+        "The interrupted {op} from {} was rolled back: the database was restored from {restored} and verified.{}",
+        entry.started_at,
+        rollback_schema_note(&schema.not_recreated)
+    );
+    report.schema_not_recreated.extend(schema.not_recreated);
+    Ok(Some(message))
+}
+
+/// Whether an operation in `phase` may have changed the database.
+fn may_have_changed(phase: Phase) -> bool {
+    matches!(phase, Phase::Destructive | Phase::RollingBack)
+}
+
+/// The safety backup a marker names is in `store`, with the checksum the
+/// marker recorded.
+fn check_safety_backup(store: &BackupStore, m: &marker::Marker) -> Result<(), RestoreError> {
+    let Some(file) = &m.safety_backup else {
+        return Ok(());
+    };
+    let missing = |problem: String| {
+        RestoreError::Safety(SafetyError::SafetyBackupMissing {
+            marker: Box::new(m.clone()),
+            dir: store.dir().to_owned(),
+            problem,
+        })
+    };
+    let path = store.dir().join(file);
+    if !path.is_file() {
+        return Err(missing("has no such file".into()));
+    }
+    let recorded = crate::backup::reader::read_metadata(&path)
+        .map_err(|e| {
+            missing(format!(
+                "holds a file under that name that cannot be read ({e})"
+            ))
+        })?
+        .checksum
+        .map(|c| c.value);
+    match (&m.safety_sha256, recorded) {
+        (Some(want), Some(have)) if *want != have => Err(missing(format!(
+            "holds another file under that name (sha256 {have})"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
