@@ -21,8 +21,8 @@ use crate::backup::{BackupStore, BackupType};
 use crate::graph::{Db, GraphError, Origin};
 use crate::migrations::{group_into_transactions, Catalog, Migration, Statement, StatementKind};
 use crate::restore::{self, RestoreError};
-use crate::safety::journal::{Journal, OperationKind, Phase};
-use crate::safety::lock;
+use crate::safety::journal::{Journal, OperationKind};
+use crate::safety::{lock, marker};
 use crate::state::{self, MigrationRecord, StateError};
 
 /// What a verify query's rows held in their `ok` column.
@@ -326,12 +326,11 @@ pub(crate) async fn run_journalled<T>(
             }
         };
         guard.check()?;
-        journal.set_phase(Phase::Destructive)?;
+        marker::enter_destructive(&db, &mut journal).await?;
         let _section = crate::interrupt::DestructiveSection::enter();
         match body(&db).await {
             Ok(value) => {
-                journal.set_phase(Phase::Done)?;
-                journal.finish()?;
+                marker::close(&db, journal).await?;
                 Ok((value, before))
             }
             Err(step) => Err(LifecycleError::Restore(
