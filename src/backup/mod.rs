@@ -7,6 +7,7 @@ pub mod format;
 pub mod reader;
 pub mod status;
 pub mod store;
+mod strict;
 pub mod verify;
 pub mod writer;
 
@@ -28,8 +29,8 @@ pub enum BackupError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("`{0}` is a folder, not a backup file; name a .json backup file")]
-    NotAFile(PathBuf),
+    #[error("`{}` is {kind}, not a backup file; name a regular .json backup file", path.display())]
+    NotAFile { path: PathBuf, kind: &'static str },
     #[error("no backup named `{name}` in `{dir}` (and no such file); `ign-setup backup list` shows the backups")]
     NotFound { name: String, dir: PathBuf },
     #[error("there is no backup in `{0}` yet; create one with `ign-setup backup create`")]
@@ -75,6 +76,12 @@ pub enum BackupError {
     DuplicateId { path: PathBuf, id: String },
     #[error("`{path}`: {message}")]
     BadName { path: PathBuf, message: String },
+    #[error("`{path}`: node `{id}` carries the label `{label}`, which ign-setup reserves for its own bookkeeping (the operation lock, the marker of an unfinished operation, a load in progress); no backup ign-setup writes holds it, so the file was crafted or edited — use another backup")]
+    ReservedLabel {
+        path: PathBuf,
+        id: String,
+        label: String,
+    },
     #[error("{0}")]
     Inconsistent(String),
     #[error("the database changed while it was being read, in each of {attempts} attempts (last: {last}), so no backup was written: a backup must be one point in time. Stop the clients that write to it (or wait for a quiet moment) and run the backup again; for a database that is written to all the time use Neo4j's own tools (`neo4j-admin database backup` on Enterprise Edition, or `neo4j-admin database dump` of a stopped database)")]
