@@ -522,7 +522,13 @@ pub async fn recover(
     store: &BackupStore,
     progress: bool,
 ) -> Result<RecoveryReport, RestoreError> {
-    let entry = Journal::load(store.dir())?;
+    // A damaged journal is not refused here: the marker says what, if
+    // anything, is unfinished (see `recover_one`).
+    let (entry, damaged) = match Journal::load(store.dir()) {
+        Ok(e) => (e, false),
+        Err(SafetyError::CorruptJournal { .. }) => (None, true),
+        Err(e) => return Err(e.into()),
+    };
     if let Some(entry) = &entry {
         if Journal::is_owner_alive(entry) && entry.pid != std::process::id() {
             return Err(RestoreError::Safety(SafetyError::Unfinished {
@@ -530,7 +536,7 @@ pub async fn recover(
             }));
         }
     }
-    if entry.is_none() && marker::read(&db).await?.is_none() {
+    if entry.is_none() && !damaged && marker::read(&db).await?.is_none() {
         return Ok(RecoveryReport {
             recovered: false,
             operation: None,
@@ -577,7 +583,25 @@ async fn recover_one(
     report: &mut RecoveryReport,
 ) -> Result<Option<String>, RestoreError> {
     let in_db = marker::read(db).await?;
-    let journal = match Journal::load(store.dir())? {
+    let loaded = match Journal::load(store.dir()) {
+        Err(SafetyError::CorruptJournal { reason, .. }) => {
+            // Unreadable, so it can name nothing; the marker names what is
+            // unfinished, if anything (recovered in the next round).
+            let aside = Journal::set_aside_damaged(store.dir())?;
+            let message = format!(
+                "The journal could not be read ({reason}); it was moved to `{}`. {}",
+                aside.display(),
+                match &in_db {
+                    Some(m) => format!("The database records the unfinished {}.", m.describe()),
+                    None => "The database records no unfinished operation.".to_owned(),
+                }
+            );
+            report.stale_journals.push(aside);
+            return Ok(Some(message));
+        }
+        other => other?,
+    };
+    let journal = match loaded {
         Some(e) if may_have_changed(e.phase) && !in_db.as_ref().is_some_and(|m| m.matches(&e)) => {
             let aside = Journal::set_aside(store.dir(), &e)?;
             let now = match &in_db {

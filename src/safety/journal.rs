@@ -230,6 +230,17 @@ impl Journal {
         Ok(journal)
     }
 
+    /// Moves a journal that cannot be read aside, to
+    /// `.journal.damaged-<time>.json`, kept for people to read.
+    pub fn set_aside_damaged(backup_dir: &Path) -> Result<PathBuf, SafetyError> {
+        let from = Self::path_in(backup_dir);
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+        let to = backup_dir.join(format!(".journal.damaged-{stamp}.json"));
+        std::fs::rename(&from, &to).map_err(|e| SafetyError::io("move aside", &from, e))?;
+        let _ = crate::fsutil::sync_dir(backup_dir);
+        Ok(to)
+    }
+
     /// Moves a journal that describes no unfinished operation of the database
     /// aside, to `.journal.stale-<id>.json`, so it is kept for people to read
     /// but never acted on. Returns the new path.
@@ -334,7 +345,7 @@ mod tests {
         let mut j =
             Journal::begin(dir.path(), OperationKind::Restore, Some("b.zip".into())).unwrap();
         assert_eq!(j.entry().phase, Phase::Started);
-        j.set_safety_backup("safety-1.zip").unwrap();
+        j.set_safety_backup("safety-1.zip", Some("abc")).unwrap();
         j.set_phase(Phase::Destructive).unwrap();
 
         let on_disk = Journal::load(dir.path()).unwrap().unwrap();
@@ -349,6 +360,40 @@ mod tests {
         assert!(Journal::load(dir.path()).unwrap().is_none());
         // No temporary files are left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_stale_journal_is_set_aside_under_its_id_and_an_adopted_one_takes_the_markers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::begin(dir.path(), OperationKind::Restore, None).unwrap();
+        j.set_safety_backup("s.json", Some("ab12")).unwrap();
+        let entry = j.entry().clone();
+        let id = entry.operation_id.clone().unwrap();
+        assert_eq!(id.len(), 32);
+        let marker = super::super::marker::Marker::of(&entry, dir.path()).unwrap();
+        assert!(marker.matches(&entry));
+        assert_eq!(marker.safety_sha256.as_deref(), Some("ab12"));
+
+        let aside = Journal::set_aside(dir.path(), &entry).unwrap();
+        assert_eq!(
+            aside.file_name().unwrap().to_string_lossy(),
+            format!(".journal.stale-{id}.json")
+        );
+        assert!(Journal::load(dir.path()).unwrap().is_none());
+        assert_eq!(
+            serde_json::from_slice::<JournalEntry>(&std::fs::read(&aside).unwrap()).unwrap(),
+            entry
+        );
+
+        let adopted = Journal::adopt(dir.path(), &marker).unwrap();
+        assert!(marker.matches(adopted.entry()));
+        assert_eq!(adopted.entry().phase, Phase::RollingBack);
+        assert_eq!(adopted.entry().safety_backup.as_deref(), Some("s.json"));
+        // A journal of an older release (no id) matches no marker.
+        let mut legacy = entry.clone();
+        legacy.operation_id = None;
+        assert!(!marker.matches(&legacy));
+        assert!(super::super::marker::Marker::of(&legacy, dir.path()).is_none());
     }
 
     #[test]
