@@ -88,11 +88,41 @@ impl Output {
     }
 }
 
+/// Text from a file or a flag, made safe to print for people: control
+/// characters (a terminal escape sequence, a carriage return that hides what
+/// came before, a newline that forges a line) and bidirectional overrides are
+/// shown as `\u{..}` escapes. JSON output carries the text as it is.
+pub fn clean(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Green "ok" / red "FAIL" markers for check lists.
 pub fn mark(ok: bool) -> String {
     if ok {
         console::style("ok").green().to_string()
     } else {
         console::style("FAIL").red().bold().to_string()
+    }
+}
+
+#[cfg(test)]
+mod clean_tests {
+    #[test]
+    fn control_characters_are_escaped_and_the_rest_kept() {
+        assert_eq!(super::clean("ü ✓ plain"), "ü ✓ plain");
+        assert_eq!(
+            super::clean("a\u{1b}[2Jb\rc\nd\u{202e}"),
+            "a\\u{1b}[2Jb\\u{d}c\\u{a}d\\u{202e}"
+        );
     }
 }
