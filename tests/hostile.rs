@@ -262,7 +262,8 @@ fn a_backup_carrying_the_tools_own_labels_is_refused() {
 fn values_neo4j_would_refuse_and_duplicate_members_are_refused_with_their_path() {
     let t = TestDb::acquire();
     let base = crafted_base(&t);
-    let cases: Vec<(&str, Box<dyn Fn(&str) -> String>, &str)> = vec![
+    type Edit = Box<dyn Fn(&str) -> String>;
+    let cases: Vec<(&str, Edit, &str)> = vec![
         (
             "unknown-srid",
             Box::new(|b: &str| {
@@ -530,7 +531,11 @@ fn control_characters_are_escaped_and_an_empty_password_file_is_named() {
         ])
         .assert()
         .success();
-    for args in [vec!["backup", "list", "--detailed"]] {
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    for args in [
+        vec!["backup", "list", "--detailed"],
+        vec!["backup", "info", file.as_str()],
+    ] {
         let out = t.cmd().args(&args).assert().success().get_output().clone();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(!text.contains('\u{1b}') && !text.contains('\r'), "{text:?}");
