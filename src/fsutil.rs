@@ -16,7 +16,12 @@ pub const DIR_MODE: u32 = 0o750;
 pub const TEMP_PREFIX: &str = ".tmp-";
 
 /// Creates `dir` (and parents) with mode 0750, or tightens an existing folder
-/// we own to 0750, as the backup plan recommends.
+/// of ours to 0750, as the backup plan recommends.
+///
+/// A folder that is not ours is left as it is: one owned by another user, or
+/// one with the sticky bit (a shared folder such as `/tmp`, mode 1777, whose
+/// other users would lose access). Then a warning says what to do instead;
+/// the files written into it are 0640 in any case.
 pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     if !dir.exists() {
         std::fs::create_dir_all(dir)?;
@@ -31,10 +36,80 @@ pub fn ensure_private_dir(dir: &Path) -> io::Result<()> {
         )));
     }
     let mode = meta.permissions().mode() & 0o7777;
-    if mode & 0o027 != 0 && owned_by_me(&meta) {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE))?;
+    if mode & 0o027 == 0 {
+        return Ok(());
+    }
+    match folder_not_ours(&meta) {
+        None => std::fs::set_permissions(dir, std::fs::Permissions::from_mode(DIR_MODE))?,
+        Some(why) => crate::log::warn(format!(
+            "the backup folder `{}` is {why} (mode {mode:04o}), so its mode was left alone; \
+             backups there are 0640, but for a private folder use a new one (e.g. \
+             `--backup-dir {}/ign-setup-backups`, created 0750)",
+            dir.display(),
+            dir.display()
+        )),
     }
     Ok(())
+}
+
+/// Why a folder's mode is not ours to change, if it is not.
+fn folder_not_ours(meta: &std::fs::Metadata) -> Option<&'static str> {
+    if meta.permissions().mode() & 0o1000 != 0 {
+        Some("a shared folder (sticky bit)")
+    } else if !owned_by_me(meta) {
+        Some("owned by another user")
+    } else {
+        None
+    }
+}
+
+/// What a path is when it is not a regular file, for messages.
+pub fn kind_of(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_file() {
+        "a regular file"
+    } else if t.is_dir() {
+        "a folder"
+    } else if t.is_fifo() {
+        "a named pipe (FIFO)"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Why `path` cannot be opened as a regular file.
+#[derive(Debug)]
+pub enum OpenRegularError {
+    Io(io::Error),
+    /// What it is instead (see [`kind_of`]).
+    NotRegular(&'static str),
+}
+
+/// Opens `path` for reading only if it is a regular file. Looked at before
+/// opening (opening a FIFO waits for a writer, reading a device never ends),
+/// and again on the open file, opened without blocking, so a path swapped in
+/// between cannot make it wait either.
+pub fn open_regular(path: &Path) -> Result<File, OpenRegularError> {
+    let meta = std::fs::metadata(path).map_err(OpenRegularError::Io)?;
+    if !meta.is_file() {
+        return Err(OpenRegularError::NotRegular(kind_of(&meta)));
+    }
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(OpenRegularError::Io)?;
+    let meta = file.metadata().map_err(OpenRegularError::Io)?;
+    if !meta.is_file() {
+        return Err(OpenRegularError::NotRegular(kind_of(&meta)));
+    }
+    // O_NONBLOCK means nothing for a regular file; nothing to undo.
+    Ok(file)
 }
 
 fn owned_by_me(meta: &std::fs::Metadata) -> bool {

@@ -3,21 +3,27 @@
 //! backup's reason or a file name can never move the cursor, retitle the
 //! window or hide what is printed after it.
 
-/// `s` with every control character written as `\u{..}` (tab and newline
-/// included: these strings are one-line fields).
+/// `s` made safe to print for people: control characters (an escape
+/// sequence, a carriage return that hides what came before, a newline that
+/// forges a line) and bidirectional overrides are shown as `\u{..}` escapes.
+/// JSON output carries the text as it is.
 pub fn printable(s: &str) -> String {
-    if !s.chars().any(char::is_control) {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !s.chars().any(unsafe_char) {
         return s.to_owned();
     }
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_unicode().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `1245` as `1,245`: counts in human output.
@@ -58,6 +64,10 @@ mod tests {
         assert_eq!(
             super::printable("a\u{1b}]0;owned\u{7}b\r\n"),
             "a\\u{1b}]0;owned\\u{7}b\\u{d}\\u{a}"
+        );
+        assert_eq!(
+            super::printable("a\u{1b}[2Jb\rc\nd\u{202e}"),
+            "a\\u{1b}[2Jb\\u{d}c\\u{a}d\\u{202e}"
         );
     }
 }

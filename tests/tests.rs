@@ -8,6 +8,8 @@ mod doctor;
 #[path = "restore.rs"]
 mod restore;
 
+#[path = "hostile.rs"]
+mod hostile;
 #[path = "reliability.rs"]
 mod reliability;
 

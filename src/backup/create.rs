@@ -15,7 +15,6 @@ use crate::graph::Db;
 use crate::progress::Progress;
 
 use crate::graph::schema::read_schema;
-use crate::graph::LOCK_LABEL;
 
 pub struct CreateRequest {
     pub reason: String,
@@ -42,6 +41,9 @@ pub async fn create_backup(
         return Err(BackupError::ReasonTooLong(req.reason.chars().count()));
     }
     store.prepare()?;
+    // A database with an unfinished restore or upgrade may be half-changed:
+    // never kept as a backup, whichever folder asks.
+    crate::safety::marker::refuse_if_present(db).await?;
     let started = std::time::Instant::now();
     let phase = |what: &str| {
         crate::log::debug(format!(
@@ -154,6 +156,11 @@ pub async fn create_backup(
         }
     };
     phase("verified");
+    // Asked again: an operation may have begun while the file was read.
+    if let Err(e) = crate::safety::marker::refuse_if_present(db).await {
+        let _ = std::fs::remove_file(&staged);
+        return Err(e.into());
+    }
     let target = store.dir().join(&file);
     let publish = if req.file_name.is_some() {
         // `initial_backup.json` is replaced on purpose by `backup init`.
@@ -208,7 +215,8 @@ async fn read_graph(
         let mut bar = Progress::new(progress, "nodes", total_nodes);
         let mut stream = txn
             .execute(db.logged(query(&format!(
-                "MATCH (n) WHERE NOT n:{LOCK_LABEL} RETURN {idf}(n) AS id, labels(n) AS labels, properties(n) AS props"
+                "MATCH (n) WHERE {} RETURN {idf}(n) AS id, labels(n) AS labels, properties(n) AS props",
+                crate::graph::reserved::not_bookkeeping("n")
             ))))
             .await
             .map_err(|e| db_err(db, e))?;

@@ -7,6 +7,7 @@ pub mod format;
 pub mod reader;
 pub mod status;
 pub mod store;
+mod strict;
 pub mod verify;
 pub mod writer;
 
@@ -28,8 +29,8 @@ pub enum BackupError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("`{0}` is a folder, not a backup file; name a .json backup file")]
-    NotAFile(PathBuf),
+    #[error("`{}` is {kind}, not a backup file; name a regular .json backup file", path.display())]
+    NotAFile { path: PathBuf, kind: &'static str },
     #[error("no backup named `{name}` in `{dir}` (and no such file); `ign-setup backup list` shows the backups")]
     NotFound { name: String, dir: PathBuf },
     #[error("there is no backup in `{0}` yet; create one with `ign-setup backup create`")]
@@ -77,6 +78,12 @@ pub enum BackupError {
     DuplicateId { path: PathBuf, id: String },
     #[error("`{path}`: {message}")]
     BadName { path: PathBuf, message: String },
+    #[error("`{path}`: node `{id}` carries the label `{label}`, which ign-setup reserves for its own bookkeeping (the operation lock, the marker of an unfinished operation, a load in progress); no backup ign-setup writes holds it, so the file was crafted or edited — use another backup")]
+    ReservedLabel {
+        path: PathBuf,
+        id: String,
+        label: String,
+    },
     #[error("{0}")]
     Inconsistent(String),
     #[error("the database changed while it was being read, in each of {attempts} attempts (last: {last}), so no backup was written: a backup must be one point in time. Stop the clients that write to it (or wait for a quiet moment) and run the backup again; for a database that is written to all the time use Neo4j's own tools (`neo4j-admin database backup` on Enterprise Edition, or `neo4j-admin database dump` of a stopped database)")]
@@ -85,6 +92,10 @@ pub enum BackupError {
     ReasonTooLong(usize),
     #[error(transparent)]
     Graph(#[from] GraphError),
+    /// The database has an unfinished operation (or is locked): what it holds
+    /// now is not a state anyone should keep as a backup.
+    #[error(transparent)]
+    Busy(#[from] crate::safety::SafetyError),
     #[error("cannot back up a value: {0}")]
     Value(String),
 }
@@ -156,11 +167,11 @@ impl BackupError {
         match self {
             BackupError::Io { .. } => Fault::Io,
             BackupError::Graph(g) => g.fault(),
-            BackupError::Inconsistent(_)
-            | BackupError::Changing { .. } => Fault::Backup,
+            BackupError::Inconsistent(_) | BackupError::Changing { .. } => Fault::Backup,
+            BackupError::Busy(s) => s.fault(),
             // Nothing to use: refused before anything changed.
             BackupError::NoBackups(_) | BackupError::NoFullBackup { .. } => Fault::Refused,
-            BackupError::NotAFile(_)
+            BackupError::NotAFile { .. }
             | BackupError::NotFound { .. }
             | BackupError::Json { .. }
             | BackupError::UnknownFormat { .. }
@@ -171,6 +182,7 @@ impl BackupError {
             | BackupError::DanglingEndpoint { .. }
             | BackupError::DuplicateId { .. }
             | BackupError::BadName { .. }
+            | BackupError::ReservedLabel { .. }
             | BackupError::ReasonTooLong(_)
             | BackupError::Value(_) => Fault::InvalidBackup,
         }

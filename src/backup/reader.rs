@@ -17,6 +17,7 @@ use super::format::{
     Metadata, NodeRecord, RelRecord, Schema, Statistics, FORMAT_VERSION, FULL_SCHEMA_MAJOR,
     LEGACY_FORMAT_VERSION,
 };
+use super::strict::{JsonPath, Strict};
 use super::{with_causes, BackupError};
 use crate::graph::value;
 
@@ -71,11 +72,13 @@ impl<R: Read> Read for HashAfterFirstLine<R> {
 
 /// Opens a path that must be a regular, readable file.
 pub(crate) fn open_regular(path: &Path) -> Result<File, BackupError> {
-    let meta = std::fs::metadata(path).map_err(|e| BackupError::io("open", path, e))?;
-    if meta.is_dir() {
-        return Err(BackupError::NotAFile(path.to_owned()));
-    }
-    File::open(path).map_err(|e| BackupError::io("open", path, e))
+    crate::fsutil::open_regular(path).map_err(|e| match e {
+        crate::fsutil::OpenRegularError::Io(e) => BackupError::io("open", path, e),
+        crate::fsutil::OpenRegularError::NotRegular(kind) => BackupError::NotAFile {
+            path: path.to_owned(),
+            kind,
+        },
+    })
 }
 
 /// Reads only the metadata (the first JSON member) — cheap, for `list` and `info`.
@@ -278,10 +281,12 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let ctx = self.0;
+        let mut seen = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
+            once(ctx, &mut seen, &key, "")?;
             match key.as_str() {
                 "metadata" => {
-                    let v: Value = map.next_value()?;
+                    let v = map.next_value_seed(Strict(JsonPath::Root("metadata")))?;
                     let m: Metadata = serde_json::from_value(v).map_err(|e| {
                         ctx.fail(BackupError::structure(
                             ctx.path,
@@ -296,7 +301,13 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
                     ctx.state.borrow_mut().metadata = Some(m);
                 }
                 "schema" => {
-                    let mut s: Schema = map.next_value()?;
+                    let v = map.next_value_seed(Strict(JsonPath::Root("schema")))?;
+                    let mut s: Schema = serde_json::from_value(v).map_err(|e| {
+                        ctx.fail(BackupError::structure(
+                            ctx.path,
+                            &format!("bad `schema`: {e}"),
+                        ))
+                    })?;
                     s.lookups_recorded = ctx
                         .state
                         .borrow()
@@ -324,6 +335,24 @@ impl<'de> Visitor<'de> for Top<'_, '_, '_> {
     }
 }
 
+/// Refuses a member of the file's outer objects that appears twice: the
+/// second `data` or `metadata` would otherwise be read on top of the first.
+fn once<E: de::Error>(
+    ctx: &Ctx<'_, '_>,
+    seen: &mut Vec<String>,
+    key: &str,
+    prefix: &str,
+) -> Result<(), E> {
+    if seen.iter().any(|k| k == key) {
+        return Err(ctx.fail(BackupError::structure(
+            ctx.path,
+            &format!("`{prefix}{key}` appears twice; a backup never names a member twice (the file was crafted or edited) — use another backup"),
+        )));
+    }
+    seen.push(key.to_owned());
+    Ok(())
+}
+
 struct Data<'c, 'a, 's>(&'c Ctx<'a, 's>);
 
 impl<'de> DeserializeSeed<'de> for Data<'_, '_, '_> {
@@ -340,7 +369,9 @@ impl<'de> Visitor<'de> for Data<'_, '_, '_> {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let ctx = self.0;
+        let mut seen = Vec::new();
         while let Some(key) = map.next_key::<String>()? {
+            once(ctx, &mut seen, &key, "data.")?;
             match key.as_str() {
                 "nodes" => {
                     ctx.state.borrow_mut().saw_nodes = true;
@@ -351,7 +382,7 @@ impl<'de> Visitor<'de> for Data<'_, '_, '_> {
                     map.next_value_seed(Records { ctx, nodes: false })?;
                 }
                 "statistics" => {
-                    let v: Value = map.next_value()?;
+                    let v = map.next_value_seed(Strict(JsonPath::Root("data.statistics")))?;
                     match serde_json::from_value::<Statistics>(v) {
                         Ok(s) => ctx.state.borrow_mut().statistics = Some(s),
                         Err(e) if ctx.legacy() => {
@@ -394,7 +425,14 @@ impl<'de> Visitor<'de> for Records<'_, '_, '_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let ctx = self.ctx;
         let legacy = ctx.legacy();
-        while let Some(v) = seq.next_element::<Value>()? {
+        let root = JsonPath::Root(if self.nodes {
+            "data.nodes"
+        } else {
+            "data.relationships"
+        });
+        let mut i = 0;
+        while let Some(v) = seq.next_element_seed(Strict(JsonPath::Index(&root, i)))? {
+            i += 1;
             let Value::Object(obj) = v else {
                 return Err(ctx.fail(BackupError::structure(
                     ctx.path,

@@ -129,10 +129,13 @@ impl BackupStore {
         let as_path = PathBuf::from(name_or_path);
         let in_dir = self.dir.join(name_or_path);
         let is_plain_name = !name_or_path.contains('/') && !name_or_path.starts_with('.');
-        if is_plain_name && in_dir.exists() {
+        // `exists()` says "no" to a file it may not look at: a folder the user
+        // cannot read must be reported as what it is, not as a missing file.
+        let exists = |p: &Path| p.try_exists().map_err(|e| BackupError::io("look up", p, e));
+        if is_plain_name && exists(&in_dir)? {
             return Ok(in_dir);
         }
-        if as_path.exists() {
+        if exists(&as_path)? {
             return Ok(as_path);
         }
         Err(BackupError::NotFound {

@@ -61,6 +61,13 @@ impl RecordSink for VerifySink<'_> {
         }
         for l in &n.labels {
             self.check_name(l, "label")?;
+            if crate::graph::reserved::is_reserved(l) {
+                return Err(BackupError::ReservedLabel {
+                    path: self.path.to_owned(),
+                    id: n.id.clone(),
+                    label: l.clone(),
+                });
+            }
             *self.label_counts.entry(l.clone()).or_insert(0) += 1;
         }
         for k in n.properties.value.keys() {

@@ -47,6 +47,11 @@ pub enum BundleError {
         source: zip::result::ZipError,
     },
 
+    /// The bundle path is a folder, a FIFO, a device: never opened, so it
+    /// cannot make the tool wait.
+    #[error("`{}` is {kind}, not a bundle file; name the .zip file itself", path.display())]
+    NotAFile { path: PathBuf, kind: &'static str },
+
     /// The zip's central directory could not be parsed.
     #[error("`{}` is not a readable bundle: {reason}; download it again or rebuild it with `ign-setup package`", path.display())]
     MalformedZip { path: PathBuf, reason: String },
@@ -188,6 +193,7 @@ impl BundleError {
             BundleError::Io { .. } => Fault::Io,
             BundleError::BackupRejected { .. } => Fault::InvalidBackup,
             BundleError::BadInput { .. }
+            | BundleError::NotAFile { .. }
             | BundleError::UnpackageableName { .. }
             | BundleError::Zip { .. }
             | BundleError::MalformedZip { .. }

@@ -55,8 +55,7 @@ pub(crate) fn scan_bundle(
     limits: &VerifyLimits,
     place: &mut dyn FnMut(&str, bool) -> Result<Destination, BundleError>,
 ) -> Result<Scanned, BundleError> {
-    let mut file =
-        File::open(zip_path).map_err(|e| BundleError::io("open the bundle", zip_path, e))?;
+    let mut file = open_regular(zip_path, "open the bundle")?;
     let malformed = |e: io::Error| BundleError::MalformedZip {
         path: zip_path.to_path_buf(),
         reason: e.to_string(),
@@ -391,4 +390,16 @@ fn check_listing(
         });
     }
     Ok(manifest)
+}
+
+/// Opens a file the bundle code reads (the zip, its `.sha256`) only if it is
+/// a regular file: a FIFO or a device would make the tool wait forever.
+pub(crate) fn open_regular(path: &Path, action: &'static str) -> Result<File, BundleError> {
+    crate::fsutil::open_regular(path).map_err(|e| match e {
+        crate::fsutil::OpenRegularError::Io(e) => BundleError::io(action, path, e),
+        crate::fsutil::OpenRegularError::NotRegular(kind) => BundleError::NotAFile {
+            path: path.to_path_buf(),
+            kind,
+        },
+    })
 }

@@ -49,6 +49,8 @@ pub fn verify_bundle(
     opts: &VerifyLimits,
     verify_backup: &dyn Fn(&Path) -> Result<serde_json::Value, String>,
 ) -> Result<BundleReport, BundleError> {
+    // Before anything reads it (the outer checksum hashes it first).
+    drop(super::scan::open_regular(zip_path, "open the bundle")?);
     let outer_checksum = check_outer_checksum(zip_path)?;
 
     let temp_root = std::env::temp_dir();
@@ -83,11 +85,11 @@ pub(crate) fn outer_checksum_path(zip_path: &Path) -> PathBuf {
 
 fn check_outer_checksum(zip_path: &Path) -> Result<OuterChecksum, BundleError> {
     let sum_path = outer_checksum_path(zip_path);
-    let file = match fs::File::open(&sum_path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(OuterChecksum::NotPresent),
-        Err(e) => return Err(BundleError::io("read", &sum_path, e)),
-    };
+    if matches!(fs::symlink_metadata(&sum_path), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+    {
+        return Ok(OuterChecksum::NotPresent);
+    }
+    let file = super::scan::open_regular(&sum_path, "read")?;
     // One sha256sum line is under 4 KiB even with a long name; never read more.
     let mut text = String::new();
     file.take(4096)

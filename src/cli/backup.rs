@@ -22,7 +22,15 @@ pub async fn create(ctx: &Context, reason: Option<String>, auto: bool) -> Result
     let store = store(ctx);
     // The backup folder's lock: a scheduled run that overlaps another
     // create, a prune or a restore on this host stops here (exit 30).
-    let _lock = crate::safety::LocalLock::acquire(store.dir(), "backup create")?;
+    // Another `backup create` holding it is waited for: both backups are made.
+    let _lock =
+        crate::safety::LocalLock::acquire_behind_same(store.dir(), "backup create", &|h| {
+            ctx.out.note(format!(
+                "Waiting for the backup run by {} since {} to finish.",
+                h.describe(),
+                h.since
+            ))
+        })?;
     if auto {
         let now = current_counts(&db).await?;
         let last_counts = match store.latest() {
@@ -221,7 +229,7 @@ pub fn info(ctx: &Context, file: &str) -> Result<Report> {
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let human = format!(
         "File:          {}\nCreated:       {}\nReason:        {}\nType:          {}\nFormat:        {}\nNodes:         {}\nRelationships: {}\nApp version:   {}\nSize:          {}\n(run `ign-setup backup verify {}` to check its integrity)",
-        path.display(), m.datetime, m.reason, m.backup_type, m.version, m.node_count, m.relationship_count,
+        path.display(), super::output::local_time(&m.datetime), crate::text::printable(&m.reason), m.backup_type, m.version, thousands(m.node_count), thousands(m.relationship_count),
         m.app_version.as_deref().unwrap_or("-"), human_size(size), file
     );
     Ok(Report::new(

@@ -8,7 +8,7 @@ use super::opt::{PackageArgs, PackageCommand};
 use super::output::{thousands, Report};
 use super::Context;
 use crate::backup::BackupStore;
-use crate::bundle::{build_package, verify_bundle, OuterChecksum, PackageRequest, VerifyLimits};
+use crate::bundle::{build_package, OuterChecksum, PackageRequest};
 use crate::error::{Error, Result};
 
 /// The backup check a bundle runs on its `initial_backup.json`.
@@ -66,7 +66,12 @@ fn entries_text(files: usize) -> String {
 }
 
 fn verify(zip: &Path) -> Result<Report> {
-    let report = verify_bundle(zip, &VerifyLimits::default(), &backup_check)?;
+    // The checks `install --bundle` makes, all of them: the bundle, then its
+    // migrations folder as the catalog reads it (folder and file names,
+    // statements), from a private unpacked copy removed at the end.
+    let opened = crate::lifecycle::open_bundle(zip, &std::env::temp_dir())?;
+    crate::migrations::Catalog::load(&opened.extracted.migrations_dir)?;
+    let report = opened.report;
     let (outer, outer_json) = match &report.outer_checksum {
         OuterChecksum::Matched { sha256 } => (
             format!("matches {sha256}"),

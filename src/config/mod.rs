@@ -44,6 +44,8 @@ pub enum ConfigError {
         value: String,
         reason: String,
     },
+    #[error("the password file `{}` is empty; write the password into it (one line), or fix --password-file / NEO4J_PASSWORD_FILE", path.display())]
+    EmptyPasswordFile { path: PathBuf },
     #[error("cannot read the password file `{path}`: {source}; fix --password-file / NEO4J_PASSWORD_FILE")]
     PasswordFile {
         path: PathBuf,
@@ -186,7 +188,12 @@ impl PasswordSource {
                         path: path.clone(),
                         source,
                     })?;
-                Ok(Secret::new(text.trim_end_matches(['\n', '\r']).to_owned()))
+                let password = text.trim_end_matches(['\n', '\r']);
+                if password.is_empty() {
+                    // Sent as is, the server would answer "wrong password".
+                    return Err(ConfigError::EmptyPasswordFile { path: path.clone() });
+                }
+                Ok(Secret::new(password.to_owned()))
             }
             PasswordSource::Prompt => {
                 if !interactive {

@@ -15,10 +15,10 @@ use std::collections::BTreeMap;
 use neo4rs::query;
 
 use super::cypher::escape_name;
+use super::reserved::BOOKKEEPING_LABELS;
 use super::{Db, GraphError};
-use crate::safety::LOCK_LABEL;
 
-/// Entity counts of the user's data (the tool's lease node excluded).
+/// Entity counts of the user's data (the tool's bookkeeping nodes excluded).
 #[derive(Debug, Clone, serde::Serialize, PartialEq, Default)]
 pub struct Counts {
     pub node_count: u64,
@@ -27,10 +27,10 @@ pub struct Counts {
     pub relationship_type_counts: BTreeMap<String, u64>,
 }
 
-/// Nodes, the tool's lease node not counted.
+/// Nodes, the tool's bookkeeping nodes not counted.
 pub async fn node_count(db: &Db) -> Result<u64, GraphError> {
     let all = db.count("MATCH (n) RETURN count(n) AS c").await?;
-    Ok(all.saturating_sub(lock_nodes(db).await?))
+    Ok(all.saturating_sub(bookkeeping_nodes(db).await?))
 }
 
 /// Relationships.
@@ -38,8 +38,12 @@ pub async fn relationship_count(db: &Db) -> Result<u64, GraphError> {
     db.count("MATCH ()-[r]->() RETURN count(r) AS c").await
 }
 
-async fn lock_nodes(db: &Db) -> Result<u64, GraphError> {
-    label_count(db, LOCK_LABEL).await
+async fn bookkeeping_nodes(db: &Db) -> Result<u64, GraphError> {
+    let mut n = 0;
+    for l in BOOKKEEPING_LABELS {
+        n += label_count(db, l).await?;
+    }
+    Ok(n)
 }
 
 /// Nodes with `label`. A name that cannot be quoted into Cypher (see
@@ -82,7 +86,7 @@ async fn type_count(db: &Db, t: &str) -> Result<u64, GraphError> {
 pub async fn counts(db: &Db) -> Result<Counts, GraphError> {
     let mut c = Counts::default();
     for label in names(db, "CALL db.labels() YIELD label RETURN label AS name").await? {
-        if label == LOCK_LABEL {
+        if BOOKKEEPING_LABELS.contains(&label.as_str()) {
             continue;
         }
         let n = label_count(db, &label).await?;

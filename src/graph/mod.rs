@@ -7,6 +7,7 @@ pub mod counts;
 pub mod cypher;
 pub mod error;
 pub mod querylog;
+pub mod reserved;
 pub mod schema;
 pub mod snapshot;
 pub mod value;
@@ -15,10 +16,4 @@ pub use connect::{Db, Origin, ServerInfo, FETCH_SIZE};
 pub use cypher::{escape_name, label_expr, CypherName, NameError};
 pub use error::GraphError;
 
-/// Label of the lease node (`safety::lease`). Backups, counts and "is the
-/// database empty" checks leave it out.
-pub const LOCK_LABEL: &str = "IgnSetupLock";
-/// Label of the single node holding the installed version (`state`).
-pub const VERSION_LABEL: &str = "IgnSetupVersion";
-/// Label of the nodes recording each applied migration (`state`).
-pub const MIGRATION_LABEL: &str = "IgnSetupMigration";
+pub use reserved::{LOCK_LABEL, MIGRATION_LABEL, VERSION_LABEL};

@@ -24,7 +24,7 @@ use super::value;
 use super::{Db, GraphError};
 
 /// Labels of the tool's own bookkeeping: their schema is never backed up.
-pub const EXCLUDED_LABELS: &[&str] = &[super::LOCK_LABEL];
+pub const EXCLUDED_LABELS: &[&str] = super::reserved::BOOKKEEPING_LABELS;
 
 /// One index or constraint, as a backup records it.
 ///

@@ -989,9 +989,12 @@ fn decode_tagged(obj: &Map<String, Value>) -> Result<BoltType> {
         }
         "Point" => {
             let t = Tagged::new("Point", obj, &["srid", "x", "y", "z"])?;
-            let sr_id = BoltInteger::new(t.int("srid")?);
+            let srid = t.int("srid")?;
+            let three_d = t.obj.contains_key("z");
+            check_srid(srid, three_d).map_err(|problem| t.invalid("srid", problem))?;
+            let sr_id = BoltInteger::new(srid);
             let (x, y) = (t.float("x")?, t.float("y")?);
-            Ok(if t.obj.contains_key("z") {
+            Ok(if three_d {
                 let z = t.float("z")?;
                 BoltType::Point3D(BoltPoint3D { sr_id, x, y, z })
             } else {
@@ -1001,6 +1004,24 @@ fn decode_tagged(obj: &Map<String, Value>) -> Result<BoltType> {
         other => Err(CodecError::UnknownType {
             type_name: format!("{other:?}"),
         }),
+    }
+}
+
+/// The coordinate systems Neo4j knows, by dimension. A point with any other
+/// SRID is stored by the server as given and then cannot be read back, so
+/// the database could no longer be backed up.
+fn check_srid(srid: i64, three_d: bool) -> std::result::Result<(), String> {
+    match (srid, three_d) {
+        (7203 | 4326, false) | (9157 | 4979, true) => Ok(()),
+        (7203 | 4326, true) => Err(format!(
+            "SRID {srid} is a 2D coordinate system but the point has a `z`"
+        )),
+        (9157 | 4979, false) => Err(format!(
+            "SRID {srid} is a 3D coordinate system but the point has no `z`"
+        )),
+        _ => Err(format!(
+            "SRID {srid} is not a coordinate system Neo4j knows (7203 cartesian, 9157 cartesian-3d, 4326 wgs-84, 4979 wgs-84-3d)"
+        )),
     }
 }
 
@@ -1130,6 +1151,10 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let total = i32::try_from(hours * 3600 + minutes * 60 + seconds).ok()?;
+        // Neo4j's offsets run from -18:00 to +18:00.
+        if total > 18 * 3600 {
+            return None;
+        }
         FixedOffset::east_opt(sign * total)
     }
 

@@ -25,7 +25,7 @@ use crate::graph::schema::ddl::SchemaGap;
 use crate::graph::{Db, GraphError};
 use crate::restore::RestoreError;
 use crate::safety::journal::{Journal, OperationKind, Phase};
-use crate::safety::{lock, SafetyError};
+use crate::safety::{lock, marker, SafetyError};
 
 pub use recover::{pending, recover, recover_if_needed, RecoverError, RecoveryReport};
 
@@ -220,18 +220,18 @@ async fn run_locked<T, E>(
         }
     };
     guard.check().map_err(StartError::from)?;
-    // Before the first destructive change.
-    journal
-        .set_phase(Phase::Destructive)
-        .map_err(StartError::from)?;
+    // Before the first destructive change: the operation marker goes into
+    // the database (so every other folder, host and `backup create` sees an
+    // unfinished operation), then the journal says `destructive`.
+    if let Err(e) = marker::enter_destructive(db, &mut journal).await {
+        let _ = marker::close(db, journal).await;
+        return Err(StartError::from(e).into());
+    }
     let _section = crate::interrupt::DestructiveSection::enter();
     match body(db).await {
         Ok(value) => {
-            let closed = journal
-                .set_phase(Phase::Done)
-                .and_then(|()| journal.finish());
-            // After finish.
-            match closed {
+            // Finished: `done`, the marker removed, the journal closed.
+            match marker::close(db, journal).await {
                 Ok(()) => Ok(Finished {
                     value,
                     safety_backup,
@@ -269,7 +269,8 @@ async fn protect(
                 },
             )
             .await?;
-            journal.set_safety_backup(&created.file)?;
+            let sha256 = created.report.metadata.checksum.as_ref();
+            journal.set_safety_backup(&created.file, sha256.map(|c| c.value.as_str()))?;
             journal.set_phase(Phase::SafetyBackupTaken)?;
             env.store.write_index()?;
             Ok(Some(created.file))
@@ -312,7 +313,9 @@ async fn roll_back<E>(
         }
         match recover::restore_from_entry(&env.db, env.store, &entry, env.progress).await {
             Ok((restored, schema)) => {
-                let _ = journal.finish();
+                // Rolled back: the marker goes with the journal (left open if
+                // this fails; the next run closes it).
+                let _ = marker::close(&env.db, journal).await;
                 let now = match (spec.kind, &spec.from) {
                     (OperationKind::Restore, _) => None,
                     (kind, Some(v)) => Some(format!(

@@ -382,15 +382,17 @@ async fn load_rels(
     Ok(())
 }
 
-/// Deletes every node and relationship except the tool's lock, in batches
-/// small enough for any server's transaction memory.
+/// Deletes every node and relationship except the tool's bookkeeping (lease
+/// and operation marker), in batches small enough for any server's
+/// transaction memory.
 pub async fn clear_data(db: &Db) -> Result<(), RestoreError> {
+    let nodes = format!(
+        "MATCH (n) WHERE {} WITH n LIMIT 10000 DETACH DELETE n RETURN count(n) AS c",
+        crate::graph::reserved::not_bookkeeping("n")
+    );
     for cypher in [
         "MATCH ()-[r]->() WITH r LIMIT 10000 DELETE r RETURN count(r) AS c",
-        &format!(
-            "MATCH (n) WHERE NOT n:{} WITH n LIMIT 10000 DETACH DELETE n RETURN count(n) AS c",
-            crate::graph::LOCK_LABEL
-        ),
+        nodes.as_str(),
     ] {
         // Each statement deletes one batch and says how many; repeat until none.
         while db.count(cypher).await? > 0 {}

@@ -8,6 +8,7 @@ use std::io;
 use std::path::PathBuf;
 
 use super::journal::JournalEntry;
+use super::marker::Marker;
 use crate::graph::GraphError;
 
 /// Everything that can go wrong while journalling or locking an operation.
@@ -53,6 +54,23 @@ pub enum SafetyError {
     #[error("the database lock was lost (now held by {holder}); stop, and run `ign-setup recover` once the other operation has finished")]
     LeaseLost { holder: String },
 
+    /// The database records an operation that has not finished: its content
+    /// may be half-changed, so nothing may read it as good data or change it
+    /// further until that operation is recovered.
+    #[error("the database has an unfinished {}, so its content may be half-changed and nothing was done; wait for it if it is still running, else run `ign-setup recover` with a backup folder that holds {} (e.g. `--backup-dir {}` on host {})",
+        marker.describe(), marker.needs(), marker.backup_dir, marker.host)]
+    OperationInDatabase { marker: Box<Marker> },
+
+    /// Recovery needs the safety backup the marker names, and this folder does
+    /// not hold it (or holds another file under that name).
+    #[error("the database has an unfinished {}; recovering it needs {}, but `{}` {problem}. Copy that file into this folder, or run `ign-setup recover --backup-dir {}` on host {}",
+        marker.describe(), marker.needs(), dir.display(), marker.backup_dir, marker.host)]
+    SafetyBackupMissing {
+        marker: Box<Marker>,
+        dir: PathBuf,
+        problem: String,
+    },
+
     #[error(transparent)]
     Graph(#[from] GraphError),
 }
@@ -65,7 +83,10 @@ impl SafetyError {
             SafetyError::CorruptJournal { .. }
             | SafetyError::StillRunning { .. }
             | SafetyError::LeaseLost { .. } => Fault::Safety,
-            SafetyError::Unfinished { .. } => Fault::Unfinished,
+            SafetyError::Unfinished { .. } | SafetyError::OperationInDatabase { .. } => {
+                Fault::Unfinished
+            }
+            SafetyError::SafetyBackupMissing { .. } => Fault::RecoveryNeeded,
             SafetyError::Locked { .. } => Fault::Locked,
             SafetyError::Graph(g) => g.fault(),
         }

@@ -86,6 +86,34 @@ impl LocalLock {
         Ok(LocalLock { file, path })
     }
 
+    /// Takes the lock, waiting while another process holding it runs the same
+    /// `operation` (two overlapping `backup create`: the second waits its turn
+    /// instead of failing); refused at once, as [`LocalLock::acquire`], when
+    /// the holder does something else. `waiting` is told the holder once.
+    pub(crate) fn acquire_behind_same(
+        backup_dir: &Path,
+        operation: &str,
+        waiting: &dyn Fn(&Holder),
+    ) -> Result<LocalLock, SafetyError> {
+        let mut told = false;
+        loop {
+            match Self::acquire(backup_dir, operation) {
+                Err(SafetyError::Locked { .. }) => {
+                    let holder = read_holder(&backup_dir.join(LOCK_FILE));
+                    if holder.operation != operation {
+                        return Err(holder.locked());
+                    }
+                    if !told {
+                        waiting(&holder);
+                        told = true;
+                    }
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Whether some process currently holds the lock of `backup_dir`, and who.
     /// Takes and drops the lock to find out.
     pub(crate) fn probe(backup_dir: &Path) -> Result<Option<Holder>, SafetyError> {

@@ -70,6 +70,10 @@ impl fmt::Display for Phase {
 /// The content of the journal file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JournalEntry {
+    /// Names the operation; the database's operation marker carries the same
+    /// id (see [`super::marker`]). Absent in journals of older releases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
     pub operation: OperationKind,
     pub phase: Phase,
     pub pid: u32,
@@ -78,6 +82,9 @@ pub struct JournalEntry {
     pub updated_at: String,
     /// File name of the safety backup inside the backup folder, once it is complete.
     pub safety_backup: Option<String>,
+    /// The sha256 in that backup's metadata line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_sha256: Option<String>,
     /// What the operation works towards: the backup being restored, the version
     /// being upgraded to.
     pub target: Option<String>,
@@ -111,6 +118,7 @@ impl Journal {
         let path = Self::path_in(backup_dir);
         let now = now_rfc3339();
         let entry = JournalEntry {
+            operation_id: Some(super::lease::random_token()),
             operation,
             phase: Phase::Started,
             pid: std::process::id(),
@@ -118,6 +126,7 @@ impl Journal {
             started_at: now.clone(),
             updated_at: now,
             safety_backup: None,
+            safety_sha256: None,
             target,
             from_version: None,
             detail: None,
@@ -152,9 +161,17 @@ impl Journal {
         self.update(|e| e.phase = phase)
     }
 
-    /// Records the completed safety backup; recovery restores from it.
-    pub fn set_safety_backup(&mut self, file_name: &str) -> Result<(), SafetyError> {
-        self.update(|e| e.safety_backup = Some(file_name.to_owned()))
+    /// Records the completed safety backup and the sha256 of its metadata
+    /// line; recovery restores from it.
+    pub fn set_safety_backup(
+        &mut self,
+        file_name: &str,
+        sha256: Option<&str>,
+    ) -> Result<(), SafetyError> {
+        self.update(|e| {
+            e.safety_backup = Some(file_name.to_owned());
+            e.safety_sha256 = sha256.map(str::to_owned);
+        })
     }
 
     /// Records the version the database had before an upgrade.
@@ -178,6 +195,69 @@ impl Journal {
     /// Ends the operation: the journal is removed, durably.
     pub fn finish(self) -> Result<(), SafetyError> {
         durable::remove_durable(&self.path)
+    }
+
+    /// The backup folder this journal lives in.
+    pub fn dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
+    /// Starts a journal in `backup_dir` for finishing an operation that the
+    /// database's marker names but whose journal is elsewhere (another folder,
+    /// another host): from now on a killed recovery is resumed from here.
+    pub fn adopt(
+        backup_dir: &Path,
+        marker: &super::marker::Marker,
+    ) -> Result<Journal, SafetyError> {
+        let mut journal = Journal::begin(backup_dir, OperationKind::Restore, None)?;
+        let operation = match marker.kind.as_str() {
+            "upgrade" => OperationKind::Upgrade,
+            "install" => OperationKind::Install,
+            _ => OperationKind::Restore,
+        };
+        journal.update(|e| {
+            e.operation_id = Some(marker.operation_id.clone());
+            e.operation = operation;
+            e.phase = Phase::RollingBack;
+            e.started_at = marker.started_at.clone();
+            e.safety_backup = marker.safety_backup.clone();
+            e.safety_sha256 = marker.safety_sha256.clone();
+            e.detail = Some(format!(
+                "recovery of the operation begun on host {} (pid {}) with backup folder `{}`",
+                marker.host, marker.pid, marker.backup_dir
+            ));
+        })?;
+        Ok(journal)
+    }
+
+    /// Moves a journal that cannot be read aside, to
+    /// `.journal.damaged-<time>.json`, kept for people to read.
+    pub fn set_aside_damaged(backup_dir: &Path) -> Result<PathBuf, SafetyError> {
+        let from = Self::path_in(backup_dir);
+        let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+        let to = backup_dir.join(format!(".journal.damaged-{stamp}.json"));
+        std::fs::rename(&from, &to).map_err(|e| SafetyError::io("move aside", &from, e))?;
+        let _ = crate::fsutil::sync_dir(backup_dir);
+        Ok(to)
+    }
+
+    /// Moves a journal that describes no unfinished operation of the database
+    /// aside, to `.journal.stale-<id>.json`, so it is kept for people to read
+    /// but never acted on. Returns the new path.
+    pub fn set_aside(backup_dir: &Path, entry: &JournalEntry) -> Result<PathBuf, SafetyError> {
+        let from = Self::path_in(backup_dir);
+        let id = entry
+            .operation_id
+            .clone()
+            .unwrap_or_else(|| entry.started_at.replace(':', ""));
+        let id: String = id
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
+            .collect();
+        let to = backup_dir.join(format!(".journal.stale-{id}.json"));
+        std::fs::rename(&from, &to).map_err(|e| SafetyError::io("move aside", &from, e))?;
+        let _ = crate::fsutil::sync_dir(backup_dir);
+        Ok(to)
     }
 
     /// The journal left in `backup_dir`, if any. A file that cannot be read as a
@@ -265,7 +345,7 @@ mod tests {
         let mut j =
             Journal::begin(dir.path(), OperationKind::Restore, Some("b.zip".into())).unwrap();
         assert_eq!(j.entry().phase, Phase::Started);
-        j.set_safety_backup("safety-1.zip").unwrap();
+        j.set_safety_backup("safety-1.zip", Some("abc")).unwrap();
         j.set_phase(Phase::Destructive).unwrap();
 
         let on_disk = Journal::load(dir.path()).unwrap().unwrap();
@@ -280,6 +360,40 @@ mod tests {
         assert!(Journal::load(dir.path()).unwrap().is_none());
         // No temporary files are left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_stale_journal_is_set_aside_under_its_id_and_an_adopted_one_takes_the_markers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = Journal::begin(dir.path(), OperationKind::Restore, None).unwrap();
+        j.set_safety_backup("s.json", Some("ab12")).unwrap();
+        let entry = j.entry().clone();
+        let id = entry.operation_id.clone().unwrap();
+        assert_eq!(id.len(), 32);
+        let marker = super::super::marker::Marker::of(&entry, dir.path()).unwrap();
+        assert!(marker.matches(&entry));
+        assert_eq!(marker.safety_sha256.as_deref(), Some("ab12"));
+
+        let aside = Journal::set_aside(dir.path(), &entry).unwrap();
+        assert_eq!(
+            aside.file_name().unwrap().to_string_lossy(),
+            format!(".journal.stale-{id}.json")
+        );
+        assert!(Journal::load(dir.path()).unwrap().is_none());
+        assert_eq!(
+            serde_json::from_slice::<JournalEntry>(&std::fs::read(&aside).unwrap()).unwrap(),
+            entry
+        );
+
+        let adopted = Journal::adopt(dir.path(), &marker).unwrap();
+        assert!(marker.matches(adopted.entry()));
+        assert_eq!(adopted.entry().phase, Phase::RollingBack);
+        assert_eq!(adopted.entry().safety_backup.as_deref(), Some("s.json"));
+        // A journal of an older release (no id) matches no marker.
+        let mut legacy = entry.clone();
+        legacy.operation_id = None;
+        assert!(!marker.matches(&legacy));
+        assert!(super::super::marker::Marker::of(&legacy, dir.path()).is_none());
     }
 
     #[test]

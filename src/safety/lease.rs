@@ -30,6 +30,10 @@ pub use crate::graph::LOCK_LABEL;
 /// How long a lease lasts without renewal.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
+/// No lease is ever renewed further ahead than this (ten default leases, for
+/// clocks a little apart); a lease that claims more is not a live operation's.
+const LONGEST_LEASE_MS: i64 = 10 * 60_000;
+
 const RETURN_LEASE: &str = "RETURN l.owner AS owner, l.host AS host, l.pid AS pid, \
      l.operation AS operation, l.since AS since, l.expires_at_ms AS expires";
 
@@ -64,6 +68,10 @@ impl Lease {
     pub(crate) fn stale_reason(&self, now_ms: i64) -> Option<&'static str> {
         if self.expires_at_ms < now_ms {
             Some("its lease expired")
+        } else if self.expires_at_ms > now_ms.saturating_add(LONGEST_LEASE_MS) {
+            // No holder renews that far ahead: the node was not written by a
+            // live operation of this tool (planted, or a clock far off).
+            Some("its expiry lies further ahead than any lease runs")
         } else if self.holder.host == host_name() && !pid_alive(self.holder.pid) {
             Some("its process is gone")
         } else {
@@ -287,6 +295,10 @@ mod tests {
         assert_eq!(
             lease(&host_name(), 999_999_999, now + 60_000).stale_reason(now),
             Some("its process is gone")
+        );
+        assert_eq!(
+            lease("elsewhere", 1, i64::MAX).stale_reason(now),
+            Some("its expiry lies further ahead than any lease runs")
         );
     }
 

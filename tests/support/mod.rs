@@ -395,7 +395,7 @@ pub fn query_db(db: &Db, cypher: &str) -> Vec<serde_json::Map<String, serde_json
 pub fn db_content(db: &Db) -> Vec<String> {
     let mut out: Vec<String> = query_db(
         db,
-        "MATCH (n) WHERE NOT n:IgnSetupLock RETURN labels(n) AS l, properties(n) AS p",
+        "MATCH (n) WHERE NOT n:IgnSetupLock AND NOT n:IgnSetupOperation RETURN labels(n) AS l, properties(n) AS p",
     )
     .into_iter()
     .map(|r| {

@@ -74,7 +74,7 @@ pub fn typed_content(db: &Db) -> Vec<String> {
             .unwrap_or_else(|e| panic!("`{cypher}` failed: {e}"))
     };
     let mut out: Vec<String> =
-        q("MATCH (n) WHERE NOT n:IgnSetupLock RETURN labels(n) AS l, properties(n) AS p")
+        q("MATCH (n) WHERE NOT n:IgnSetupLock AND NOT n:IgnSetupOperation RETURN labels(n) AS l, properties(n) AS p")
             .iter()
             .map(|r| {
                 let mut labels: Vec<String> = r.get("l").unwrap();

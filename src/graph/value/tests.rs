@@ -994,3 +994,45 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn points_and_offsets_neo4j_would_refuse_are_refused() {
+    for (text, says) in [
+        (
+            r#"{"$type":"Point","srid":1234,"x":1.0,"y":2.0}"#,
+            "SRID 1234 is not a coordinate system Neo4j knows",
+        ),
+        (
+            r#"{"$type":"Point","srid":7203,"x":1.0,"y":2.0,"z":3.0}"#,
+            "SRID 7203 is a 2D coordinate system",
+        ),
+        (
+            r#"{"$type":"Point","srid":4979,"x":1.0,"y":2.0}"#,
+            "SRID 4979 is a 3D coordinate system",
+        ),
+    ] {
+        let e = chain(&parse(text).unwrap_err());
+        assert!(e.contains(says), "{text}: {e}");
+    }
+    for srid in [4326, 7203] {
+        parse(&format!(
+            r#"{{"$type":"Point","srid":{srid},"x":1.0,"y":2.0}}"#
+        ))
+        .unwrap();
+    }
+    for srid in [4979, 9157] {
+        parse(&format!(
+            r#"{{"$type":"Point","srid":{srid},"x":1.0,"y":2.0,"z":0.5}}"#
+        ))
+        .unwrap();
+    }
+    // Neo4j's offsets end at ±18:00.
+    parse(&tagged_value("Time", "01:02:03-18:00")).unwrap();
+    for bad in ["01:02:03+18:00:01", "01:02:03-19:00", "01:02:03+23:59"] {
+        assert!(parse(&tagged_value("Time", bad)).is_err(), "{bad}");
+        assert!(
+            parse(&tagged_value("DateTime", &format!("2024-01-02T{bad}"))).is_err(),
+            "{bad}"
+        );
+    }
+}
