@@ -129,7 +129,9 @@ async fn lease_is_exclusive_renewed_taken_over_and_released() {
         db.clone(),
         dir_a.path(),
         "restore",
-        Duration::from_millis(1500),
+        // Long enough that a loaded machine (a heartbeat late by seconds)
+        // does not lose it; the test waits past it below.
+        Duration::from_millis(6000),
     )
     .await
     .unwrap();
@@ -139,7 +141,7 @@ async fn lease_is_exclusive_renewed_taken_over_and_released() {
     assert_eq!(locked_by(err), format!("{me} (restore)"));
 
     // The heartbeat keeps it past its lease length.
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    tokio::time::sleep(Duration::from_millis(7500)).await;
     a.check().unwrap();
     let err = acquire(db.clone(), dir_b.path(), "upgrade")
         .await
