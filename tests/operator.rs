@@ -730,3 +730,80 @@ fn usage_errors_have_the_json_shape_and_package_counts_entries_one_way() {
     assert!(human(&["package", "--release", "1.4.0", "--out", "again"]).contains(&line));
     assert!(human(&["package", "verify", "release/ign-scripts-1.4.0.zip"]).contains(&line));
 }
+
+#[test]
+fn doctor_and_status_report_an_interrupted_restore_and_leave_it_to_recover() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 3000) AS i CREATE (:Function {i: i})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    t.exec("MATCH (f:Function) WHERE f.i > 10 DELETE f");
+    let before = crate::support::db_content(&t.db);
+    let hold = crate::support::Hold::at("restore.batch");
+    let mut child = hold
+        .apply(&mut t.std_cmd())
+        .args(["backup", "restore", "--yes", "--file", &file])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    hold.wait_reached(&mut child);
+    let _ = child.kill();
+    let _ = child.wait();
+    let half = crate::support::db_content(&t.db);
+    assert_ne!(half, before, "the held restore had changed nothing yet");
+    // doctor reports it (exit 5) and names recover; status refuses (exit 30).
+    let doc = run_json(&t, &["doctor"], 5);
+    let text = doc["unfinished_operation"].as_str().unwrap();
+    assert!(text.contains("ign-setup recover"), "{doc}");
+    t.cmd()
+        .args(["backup", "status"])
+        .assert()
+        .code(30)
+        .stderr(predicate::str::contains("ign-setup recover"));
+    assert_eq!(
+        crate::support::db_content(&t.db),
+        half,
+        "a look-only command changed the database"
+    );
+    assert!(t.backup_dir().join(".journal.json").exists());
+    // recover puts it back.
+    t.cmd().arg("recover").assert().success();
+    assert_eq!(crate::support::db_content(&t.db), before);
+    run_json(&t, &["doctor"], 0);
+}
+
+#[test]
+fn a_second_ctrl_c_during_a_restore_says_the_data_is_safe_and_recover_puts_it_back() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 3000) AS i CREATE (:Function {i: i})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    t.exec("MATCH (f:Function) WHERE f.i > 10 DELETE f");
+    let before = crate::support::db_content(&t.db);
+    let hold = crate::support::Hold::at("restore.batch");
+    let mut child = hold
+        .apply(&mut t.std_cmd())
+        .args(["backup", "restore", "--yes", "--file", &file])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    hold.wait_reached(&mut child);
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(32), "{stderr}");
+    assert!(stderr.contains("Nothing is lost"), "{stderr}");
+    assert!(stderr.contains("ign-setup recover"), "{stderr}");
+    t.cmd().arg("recover").assert().success();
+    assert_eq!(crate::support::db_content(&t.db), before);
+}

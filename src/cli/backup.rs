@@ -266,7 +266,12 @@ pub fn counts_of(m: &Metadata) -> Counts {
 }
 
 pub async fn status(ctx: &Context) -> Result<Report> {
-    let db = ctx.connect().await?;
+    // Looks only: an interrupted operation leaves the data half-changed, so
+    // there is nothing to compare; it is reported, and `recover` named.
+    let (db, unfinished) = ctx.connect_to_look().await?;
+    if let Some(u) = unfinished {
+        return Err(crate::error::Error::Safety(u.into_error()));
+    }
     let now = current_counts(&db).await?;
     let store = store(ctx);
     let latest = store.latest().ok();

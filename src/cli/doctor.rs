@@ -12,7 +12,8 @@ use crate::error::Result;
 use crate::exit;
 
 pub async fn run(ctx: &Context) -> Result<Report> {
-    let db = ctx.connect().await?;
+    // Looks only: an interrupted operation is reported, not rolled back.
+    let (db, unfinished) = ctx.connect_to_look().await?;
     let server = db.server().clone();
     let database = db.database().unwrap_or("(server default)").to_owned();
     let folder = check_folder(&ctx.settings.backup_dir);
@@ -26,9 +27,10 @@ pub async fn run(ctx: &Context) -> Result<Report> {
         ),
         Err(e) => (e.to_string(), false, json!({ "error": e.to_string() })),
     };
-    let ok = folder.ok && version_ok;
+    let unfinished_text = unfinished.as_ref().map(|u| u.describe());
+    let ok = folder.ok && version_ok && unfinished.is_none();
     let human = format!(
-        "Server:            {} {} ({}) at {}\nDatabase:          {}\nBackup folder:     {} {}\nInstalled version: {} {}\n{}",
+        "Server:            {} {} ({}) at {}\nDatabase:          {}\nBackup folder:     {} {}\nInstalled version: {} {}\nOperations:        {} {}\n{}",
         server.agent,
         server.version,
         server.edition,
@@ -38,6 +40,10 @@ pub async fn run(ctx: &Context) -> Result<Report> {
         folder.summary,
         mark(version_ok),
         version_text,
+        mark(unfinished.is_none()),
+        unfinished_text
+            .clone()
+            .unwrap_or_else(|| "none unfinished".to_owned()),
         if !ok {
             "Some checks failed."
         } else if folder.warning.is_some() {
@@ -60,6 +66,7 @@ pub async fn run(ctx: &Context) -> Result<Report> {
             "warning": folder.warning,
         },
         "installed_version": version_json,
+        "unfinished_operation": unfinished_text,
     });
     Ok(Report::new(human, doc).with_exit_code(if ok { exit::OK } else { exit::UNHEALTHY }))
 }

@@ -25,6 +25,46 @@ use crate::graph::Db;
 use opt::{BackupCommand, Command, ConfigCommand, GlobalArgs, MigrationsCommand, Opt};
 use output::{Output, Report};
 
+/// An operation that was interrupted and is not yet rolled back, as a
+/// look-only command finds it.
+pub enum Unfinished {
+    /// This folder's journal, whose process is gone.
+    Journal(Box<crate::safety::journal::JournalEntry>),
+    /// The database's marker, with no journal here.
+    Marker(Box<crate::safety::marker::Marker>),
+    /// The journal cannot be read.
+    Unreadable(crate::safety::SafetyError),
+}
+
+impl Unfinished {
+    /// For people: what it is and what to run.
+    pub fn describe(&self) -> String {
+        match self {
+            Unfinished::Journal(e) => format!(
+                "an interrupted {} from {} (pid {} on host {}) is not rolled back yet: run `ign-setup recover` (every command that changes the database also does it first)",
+                e.operation, e.started_at, e.pid, e.host
+            ),
+            Unfinished::Marker(m) => format!(
+                "the database records an unfinished {}: run `ign-setup recover` with a backup folder that holds {}",
+                m.describe(),
+                m.needs()
+            ),
+            Unfinished::Unreadable(e) => format!("{e}; `ign-setup recover` handles it"),
+        }
+    }
+
+    /// As the error a command that cannot go on returns (exit 30).
+    pub fn into_error(self) -> crate::safety::SafetyError {
+        match self {
+            Unfinished::Journal(entry) => crate::safety::SafetyError::Unfinished { entry },
+            Unfinished::Marker(marker) => {
+                crate::safety::SafetyError::OperationInDatabase { marker }
+            }
+            Unfinished::Unreadable(e) => e,
+        }
+    }
+}
+
 /// What every command gets: resolved settings and how to talk to the user.
 pub struct Context {
     pub settings: Settings,
@@ -44,6 +84,25 @@ impl Context {
         let password = self.settings.connect.password.resolve(self.interactive)?;
         let db = Db::connect(&self.settings.connect, &password).await?;
         restore::recover_if_needed(self, db).await
+    }
+
+    /// Connects for a command that only looks (`doctor`, `backup status`):
+    /// an interrupted operation is not rolled back from here but returned, so
+    /// the command can report it and name `ign-setup recover`. The commands
+    /// that change the database recover first, through [`Context::connect`].
+    pub async fn connect_to_look(&self) -> Result<(Db, Option<Unfinished>)> {
+        let password = self.settings.connect.password.resolve(self.interactive)?;
+        let db = Db::connect(&self.settings.connect, &password).await?;
+        let store = crate::backup::BackupStore::new(&self.settings.backup_dir, 1);
+        let unfinished = match crate::operation::pending(&store) {
+            Ok(Some(entry)) => Some(Unfinished::Journal(Box::new(entry))),
+            Ok(None) => crate::safety::marker::read(&db)
+                .await?
+                .filter(|m| !m.owner_alive_here())
+                .map(|m| Unfinished::Marker(Box::new(m))),
+            Err(e) => Some(Unfinished::Unreadable(e)),
+        };
+        Ok((db, unfinished))
     }
 
     /// Asks before a destructive step. `--yes` (or `IGN_SETUP_YES=1`) answers
