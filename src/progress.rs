@@ -48,3 +48,15 @@ impl Progress {
 fn grouped(n: u64) -> String {
     crate::text::thousands(n)
 }
+
+/// Says which step of a long operation starts, so no phase is silent: on a
+/// terminal (unless `--quiet`), and with `-v` also on a pipe or in a log.
+/// Never on stdout, which carries only the result.
+pub fn step(msg: impl AsRef<str>) {
+    if crate::log::quiet() {
+        return;
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) || crate::log::verbose() {
+        eprintln!("{}", msg.as_ref());
+    }
+}

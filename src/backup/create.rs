@@ -212,7 +212,7 @@ async fn read_graph(
 ) -> Result<Option<String>, BackupError> {
     let mut txn = db.start_txn().await?;
     let result = async {
-        let mut bar = Progress::new(progress, "nodes", total_nodes);
+        let mut bar = Progress::new(progress, "backup nodes", total_nodes);
         let mut stream = txn
             .execute(db.logged(query(&format!(
                 "MATCH (n) WHERE {} RETURN {idf}(n) AS id, labels(n) AS labels, properties(n) AS props",
@@ -231,7 +231,7 @@ async fn read_graph(
             bar.inc(1);
         }
         bar.finish();
-        bar = Progress::new(progress, "relationships", total_rels);
+        bar = Progress::new(progress, "backup rels", total_rels);
         let mut stream = txn
             .execute(db.logged(query(&format!(
                 "MATCH (a)-[r]->(b) RETURN {idf}(r) AS id, type(r) AS type, {idf}(a) AS s, {idf}(b) AS e, properties(r) AS props"

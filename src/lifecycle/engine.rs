@@ -97,6 +97,13 @@ async fn run_versions_into<E: Executor>(
 ) -> Result<(), StepError> {
     for dir in &plan.dirs {
         for m in &dir.migrations {
+            crate::progress::step(format!(
+                "Running {}/{} ({} statement{})…",
+                m.version,
+                m.name,
+                m.statements.len(),
+                if m.statements.len() == 1 { "" } else { "s" }
+            ));
             let started = Instant::now();
             for group in group_into_transactions(&m.statements) {
                 let failed = match group.kind {

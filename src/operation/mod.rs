@@ -258,6 +258,10 @@ async fn protect(
     }
     match &spec.protection {
         Protection::SafetyBackup { kind, reason } => {
+            crate::progress::step(format!(
+                "Taking a verified {} backup of the current database first…",
+                kind.as_str()
+            ));
             let created = create_backup(
                 &env.db,
                 env.store,
@@ -303,6 +307,15 @@ async fn roll_back<E>(
     cause: E,
 ) -> OperationError<E> {
     let _ = journal.set_phase(Phase::RollingBack);
+    crate::progress::step(format!(
+        "The {} failed; rolling the database back to {}…",
+        spec.kind,
+        journal
+            .entry()
+            .safety_backup
+            .as_deref()
+            .unwrap_or("an empty database")
+    ));
     let journal_path = journal.path().to_owned();
     let entry = journal.entry().clone();
     // The server may be restarting: keep trying for a while before giving up.

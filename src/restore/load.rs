@@ -216,7 +216,11 @@ pub async fn load_data(
     });
 
     let mut loaded = Loaded::default();
-    let node_bar = Progress::new(progress, "nodes", node_total);
+    let who = match purpose {
+        super::LoadPurpose::Restore => "restore",
+        super::LoadPurpose::Rollback => "rollback",
+    };
+    let node_bar = Progress::new(progress, &format!("{who} nodes"), node_total);
     let mut rel_bar: Option<Progress> = None;
     let mut result: Result<(), RestoreError> = Ok(());
     while let Some(batch) = rx.recv().await {
@@ -237,7 +241,7 @@ pub async fn load_data(
             Batch::Rels(shape, rels) => {
                 let bar = rel_bar.get_or_insert_with(|| {
                     node_bar.finish();
-                    Progress::new(progress, "relationships", rel_total)
+                    Progress::new(progress, &format!("{who} rels"), rel_total)
                 });
                 let n = rels.len() as u64;
                 let t = std::time::Instant::now();

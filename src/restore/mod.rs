@@ -221,6 +221,12 @@ pub async fn replace_database(
     purpose: LoadPurpose,
     skip: &[SchemaGap],
 ) -> Result<SchemaOutcome, RestoreError> {
+    let who = match purpose {
+        LoadPurpose::Restore => "Restore",
+        LoadPurpose::Rollback => "Rollback",
+    };
+    let step = |what: String| crate::progress::step(format!("{who}: {what}"));
+    step("dropping the current indexes and constraints, then clearing the data…".into());
     let mut outcome = SchemaOutcome {
         // Before any data goes: a refused DROP never leaves an empty database.
         not_dropped: schema::drop_schema(db, &expected.schema).await?,
@@ -229,6 +235,12 @@ pub async fn replace_database(
     load::clear_data(db).await?;
     crate::faults::hit("restore.after-clear")?;
     schema::create_lookups(db, &expected.schema, &mut outcome).await?;
+    step(format!(
+        "loading {} nodes and {} relationships from {}…",
+        crate::text::thousands(expected.node_count),
+        crate::text::thousands(expected.relationship_count),
+        path.display()
+    ));
     load::load_data(
         db,
         path,
@@ -238,8 +250,13 @@ pub async fn replace_database(
         purpose,
     )
     .await?;
+    step(format!(
+        "recreating {} indexes and constraints and waiting until they are online…",
+        expected.schema_count
+    ));
     schema::apply_schema(db, &expected.schema, skip, purpose, &mut outcome).await?;
     crate::faults::hit("restore.before-verify")?;
+    step("verifying counts, label and type counts and the schema…".into());
     verify_counts(db, expected).await?;
     let problems = schema::compare(db, &expected.schema, &mut outcome).await?;
     if !problems.is_empty() {
