@@ -502,6 +502,17 @@ fn in_a_terminal_the_restore_prompt_names_the_target_and_a_bare_y_does_not_confi
     let screen = tm.wait_for("EXIT=");
     assert!(screen.contains("EXIT=0"), "{screen}");
     assert_eq!(t.count("MATCH (n) RETURN count(n) AS c"), 1500);
+    // Every phase said what it did, with counts people read.
+    for step in [
+        "Taking a verified safety backup",
+        "Restore: dropping the current indexes and constraints",
+        "Restore: loading 1,500 nodes and 0 relationships",
+        "Restore: verifying counts",
+        "1,500/1,500",
+        "Restored 1,500 nodes",
+    ] {
+        assert!(screen.contains(step), "no {step:?} on the screen:\n{screen}");
+    }
 }
 
 #[test]
