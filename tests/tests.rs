@@ -24,3 +24,6 @@ mod schema;
 
 #[path = "ops.rs"]
 mod ops;
+
+// Snapshots of help texts and --json documents (insta).
+mod snapshots;

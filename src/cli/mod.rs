@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod doctor;
 pub mod drill;
+pub mod json;
 pub mod lifecycle;
 pub mod metrics;
 pub mod opt;
