@@ -29,3 +29,5 @@ mod ops;
 
 #[path = "operator.rs"]
 mod operator;
+// Snapshots of help texts and --json documents (insta).
+mod snapshots;

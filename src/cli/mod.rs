@@ -7,6 +7,7 @@ pub mod config;
 pub mod doctor;
 pub mod drill;
 pub mod generate;
+pub mod json;
 pub mod lifecycle;
 pub mod metrics;
 pub mod opt;

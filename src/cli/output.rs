@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::Error;
 pub use crate::text::thousands;
@@ -72,13 +72,7 @@ impl Output {
         }
         eprintln!("{} {msg}", console::style("error:").red().bold());
         if self.json {
-            let mut doc = json!({
-                "ok": false,
-                "error": { "kind": err.kind(), "message": msg, "exit_code": err.exit_code() }
-            });
-            if let Some(details) = err.details() {
-                doc["error"]["details"] = details;
-            }
+            let doc = super::json::ErrorDocument::new(err, msg);
             println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use super::json;
 
 use super::output::{thousands, Report};
 use super::Context;
@@ -118,7 +118,10 @@ pub async fn run(
     }
     Ok(Report::new(
         human,
-        json!({ "ok": true, "restore": outcome }),
+        json::to_value(&json::RestoreDocument {
+            ok: true,
+            restore: &outcome,
+        }),
     ))
 }
 
@@ -128,7 +131,10 @@ pub async fn recover(ctx: &Context) -> Result<Report> {
     let report = crate::operation::recover(Arc::new(db), &store(ctx), !ctx.out.json).await?;
     Ok(Report::new(
         report.message.clone(),
-        json!({ "ok": true, "recovery": report }),
+        json::to_value(&json::RecoveryDocument {
+            ok: true,
+            recovery: &report,
+        }),
     ))
 }
 
