@@ -149,8 +149,31 @@ impl FileConfig {
         })?;
         toml::from_str(&text).map_err(|e| ConfigError::ParseFile {
             path: path.to_owned(),
-            message: e.message().to_owned(),
+            message: match e.span() {
+                Some(span) => format!("{}: {}", where_in(&text, span.start), e.message()),
+                None => e.message().to_owned(),
+            },
         })
+    }
+}
+
+/// `line 3, key `backup.keep`` for a byte offset of a TOML text: the key the
+/// error is about, never the value (it may be a password).
+fn where_in(text: &str, offset: usize) -> String {
+    let before = text.get(..offset).unwrap_or(text);
+    let line_no = before.matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or("");
+    let key = line.split('=').next().unwrap_or("").trim();
+    let table = before
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('[') && l.ends_with(']'))
+        .map(|l| l.trim_matches(['[', ']']).trim());
+    match (table, key.is_empty() || key.starts_with('[')) {
+        (_, true) => format!("line {line_no}"),
+        (Some(t), false) => format!("line {line_no}, key `{t}.{key}`"),
+        (None, false) => format!("line {line_no}, key `{key}`"),
     }
 }
 
@@ -664,6 +687,20 @@ pub(crate) fn validate_database_name(what: &'static str, name: &str) -> Result<(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_negative_number_names_its_key_and_never_the_value_of_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[neo4j]\ndatabase = \"s3cret\"\n[backup]\nkeep = -1\n",
+        )
+        .unwrap();
+        let e = FileConfig::load(&path).unwrap_err().to_string();
+        assert!(e.contains("line 4, key `backup.keep`"), "{e}");
+        assert!(!e.contains("s3cret"), "{e}");
+    }
+
     use super::*;
     use std::collections::HashMap;
 
