@@ -66,8 +66,8 @@ fn a_missing_or_loose_backup_folder_is_a_warning_and_an_unwritable_one_fails() {
     t.cmd()
         .args(["doctor", "--backup-dir", "a-file"])
         .assert()
-        .failure()
-        .stderr(predicate::str::contains("a-file"));
+        .code(5)
+        .stdout(predicate::str::contains("a-file is not a folder"));
 }
 
 #[test]

@@ -511,7 +511,10 @@ fn in_a_terminal_the_restore_prompt_names_the_target_and_a_bare_y_does_not_confi
         "1,500/1,500",
         "Restored 1,500 nodes",
     ] {
-        assert!(screen.contains(step), "no {step:?} on the screen:\n{screen}");
+        assert!(
+            screen.contains(step),
+            "no {step:?} on the screen:\n{screen}"
+        );
     }
 }
 

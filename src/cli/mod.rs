@@ -95,7 +95,13 @@ impl Context {
         let password = self.settings.connect.password.resolve(self.interactive)?;
         let db = Db::connect(&self.settings.connect, &password).await?;
         let store = crate::backup::BackupStore::new(&self.settings.backup_dir, 1);
-        let unfinished = match crate::operation::pending(&store) {
+        // No folder, no journal (doctor reports the folder itself).
+        let pending = if self.settings.backup_dir.is_dir() {
+            crate::operation::pending(&store)
+        } else {
+            Ok(None)
+        };
+        let unfinished = match pending {
             Ok(Some(entry)) => Some(Unfinished::Journal(Box::new(entry))),
             Ok(None) => crate::safety::marker::read(&db)
                 .await?
