@@ -680,13 +680,7 @@ async fn bench_size(g: &Graph, a: &Args, n: usize, rows: &mut Vec<Row>) -> Res<(
         doc["secs"].as_f64().unwrap_or(0.0),
         wf.wall.as_secs_f64()
     );
-    let write_floor = row(
-        WRITE_FLOOR,
-        wf.wall,
-        Some(wf.max_rss_kb),
-        None,
-        load,
-    );
+    let write_floor = row(WRITE_FLOOR, wf.wall, Some(wf.max_rss_kb), None, load);
 
     // Reads are cheap next to writes: each is run three times, alternating,
     // and the fastest kept (this machine's noise is larger than the effects).
@@ -717,8 +711,10 @@ async fn bench_size(g: &Graph, a: &Args, n: usize, rows: &mut Vec<Row>) -> Res<(
             backup = Some(row(BACKUP, run.wall, Some(run.max_rss_kb), size, load));
         }
     }
-    rows.extend(read_floor);
-    rows.extend(backup);
+    read_floor
+        .into_iter()
+        .chain(backup)
+        .for_each(|r| keep(rows, r));
 
     if let Some(dir) = &a.apoc_dir {
         eprintln!("bench: N={n}: apoc.export.json.all");
@@ -741,10 +737,10 @@ async fn bench_size(g: &Graph, a: &Args, n: usize, rows: &mut Vec<Row>) -> Res<(
             return Err(format!("APOC exported {c} entities, expected {entities}").into());
         }
         let size = std::fs::metadata(&out)?.len();
-        rows.push(row(APOC_EXPORT, wall, None, Some(size), load));
+        keep(rows, row(APOC_EXPORT, wall, None, Some(size), load));
     }
 
-    rows.push(write_floor);
+    keep(rows, write_floor);
     eprintln!("bench: N={n}: backup restore into an empty database");
     clear(g).await?;
     let load = load_average();
@@ -757,13 +753,10 @@ async fn bench_size(g: &Graph, a: &Args, n: usize, rows: &mut Vec<Row>) -> Res<(
     if got != n as i64 {
         return Err(format!("restore left {got} nodes, expected {n}").into());
     }
-    rows.push(row(
-        RESTORE,
-        restore.wall,
-        Some(restore.max_rss_kb),
-        None,
-        load,
-    ));
+    keep(
+        rows,
+        row(RESTORE, restore.wall, Some(restore.max_rss_kb), None, load),
+    );
 
     if a.apoc_dir.is_some() {
         eprintln!("bench: N={n}: apoc.import.json into an empty database");
@@ -791,13 +784,32 @@ async fn bench_size(g: &Graph, a: &Args, n: usize, rows: &mut Vec<Row>) -> Res<(
         if c as u64 != entities {
             return Err(format!("APOC imported {c} entities, expected {entities}").into());
         }
-        rows.push(row(APOC_IMPORT, wall, None, None, load));
+        keep(rows, row(APOC_IMPORT, wall, None, None, load));
         for l in LABELS {
-            g.run(query(&format!("DROP CONSTRAINT bench_import_{l} IF EXISTS")))
-                .await?;
+            g.run(query(&format!(
+                "DROP CONSTRAINT bench_import_{l} IF EXISTS"
+            )))
+            .await?;
         }
     }
     Ok(())
+}
+
+/// Keeps a measured row, and says it at once: a long run that is stopped
+/// still leaves its figures in the log.
+fn keep(rows: &mut Vec<Row>, r: Row) {
+    eprintln!(
+        "bench: N={}: {}: {:.2} s, {:.0} entities/s, peak RSS {}, file {}, load {}",
+        r.size,
+        r.what,
+        r.wall.as_secs_f64(),
+        r.rate(),
+        r.rss_kb.map_or("-".into(), |k| format!("{:.1} MB", mb(k))),
+        r.file
+            .map_or("-".into(), |b| format!("{:.1} MB", b as f64 / 1e6)),
+        r.load
+    );
+    rows.push(r);
 }
 
 fn mb(kb: u64) -> f64 {
@@ -1043,7 +1055,8 @@ async fn main() -> Res<()> {
         load,
     };
     drop((nodes, rels));
-    let mut rows = vec![pe.clone()];
+    let mut rows = Vec::new();
+    keep(&mut rows, pe.clone());
     let mut sizes = a.sizes.clone();
     sizes.sort_unstable();
     for &n in &sizes {
