@@ -306,6 +306,8 @@ async fn connect(parallel: usize) -> Res<Graph> {
         .db(env("NEO4J_DATABASE")?)
         .fetch_size(READ_FETCH)
         .max_connections(WRITE_PARALLEL.max(parallel) + 1)
+        // APOC's import is one long call that sends nothing until it ends.
+        .connection_timeout(ign_setup::graph::connect::NO_CLIENT_TIMEOUT)
         .build()?;
     Ok(Graph::connect(config)?)
 }
