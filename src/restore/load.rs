@@ -9,10 +9,19 @@
 //! travels as a parameter.
 //!
 //! The file is parsed on a blocking thread and handed over in bounded
-//! batches, so memory stays flat whatever the file's size.
+//! batches, so memory stays flat whatever the file's size. Up to
+//! [`PARALLEL`] batches are in flight at once: the server works on one while
+//! the next is sent. Relationship batches start only once every node batch
+//! has been answered and its ids mapped. A batch that meets a deadlock (two
+//! batches touching the same nodes) is rolled back whole by the server and
+//! sent again by the driver, which retries transient errors.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
+
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use neo4rs::{query, BoltList, BoltMap, BoltString, BoltType};
 use tokio::sync::mpsc;
@@ -27,6 +36,9 @@ use crate::progress::Progress;
 
 /// Records per UNWIND query.
 pub const BATCH: usize = 1000;
+
+/// UNWIND queries in flight at once.
+pub const PARALLEL: usize = 1;
 
 /// Records of one shape, for one UNWIND query.
 enum Batch {
@@ -223,41 +235,55 @@ pub async fn load_data(
     let node_bar = Progress::new(progress, &format!("{who} nodes"), node_total);
     let mut rel_bar: Option<Progress> = None;
     let mut result: Result<(), RestoreError> = Ok(());
-    while let Some(batch) = rx.recv().await {
+    let mut inflight: FuturesUnordered<Pending<'_>> = FuturesUnordered::new();
+    'batches: while let Some(batch) = rx.recv().await {
         if purpose == super::LoadPurpose::Restore && crate::interrupt::requested() {
             result = Err(RestoreError::Interrupted);
             break;
         }
-        let step = match batch {
-            Batch::Nodes(shape, nodes) => {
-                let n = nodes.len() as u64;
-                let t = std::time::Instant::now();
-                let r = load_nodes(db, &shape, nodes, idf, &mut ids).await;
-                crate::log::debug(format!("{n} nodes in {:?}", t.elapsed()));
-                loaded.nodes += n;
-                node_bar.inc(n);
-                r
-            }
+        let next = match batch {
+            Batch::Nodes(shape, nodes) => node_query(db, &shape, nodes, idf),
             Batch::Rels(shape, rels) => {
-                let bar = rel_bar.get_or_insert_with(|| {
+                if rel_bar.is_none() {
+                    // Every node id must be known before a relationship needs it.
+                    while let Some(done) = inflight.next().await {
+                        if let Err(e) = settle(done, &mut ids, &mut loaded, &node_bar, None) {
+                            result = Err(e);
+                            break 'batches;
+                        }
+                    }
                     node_bar.finish();
-                    Progress::new(progress, &format!("{who} rels"), rel_total)
-                });
-                let n = rels.len() as u64;
-                let t = std::time::Instant::now();
-                let r = load_rels(db, &shape, rels, idf, &ids).await;
-                crate::log::debug(format!("{n} relationships in {:?}", t.elapsed()));
-                loaded.relationships += n;
-                bar.inc(n);
-                r
+                    rel_bar = Some(Progress::new(progress, &format!("{who} rels"), rel_total));
+                }
+                rel_query(db, &shape, rels, idf, &ids)
             }
         };
-        if let Err(e) = step {
-            result = Err(e);
-            break;
+        match next {
+            Ok(fut) => inflight.push(fut),
+            Err(e) => {
+                result = Err(e);
+                break;
+            }
         }
-        crate::faults::hit("restore.batch")?;
+        while inflight.len() >= PARALLEL {
+            let Some(done) = inflight.next().await else {
+                break;
+            };
+            if let Err(e) = settle(done, &mut ids, &mut loaded, &node_bar, rel_bar.as_ref()) {
+                result = Err(e);
+                break 'batches;
+            }
+        }
+        // After a batch is in: where the tests pause or hold a load.
         crate::faults::pause("restore.batch").await;
+    }
+    // Batches still in flight finish (or fail) before the caller rolls back
+    // or goes on: none is left half-sent on a pooled connection.
+    while let Some(done) = inflight.next().await {
+        let settled = settle(done, &mut ids, &mut loaded, &node_bar, rel_bar.as_ref());
+        if result.is_ok() {
+            result = settled;
+        }
     }
     drop(rx);
     crate::log::debug(format!(
@@ -281,15 +307,58 @@ fn bolt_str(s: &str) -> BoltType {
     BoltType::String(BoltString::new(s))
 }
 
-/// Creates one batch of nodes, all of `shape`, and maps their backup ids to
-/// the ids the server gave them.
-async fn load_nodes(
-    db: &Db,
+/// One UNWIND query on its way, and what it gives back.
+type Pending<'a> = Pin<Box<dyn Future<Output = Result<Done, RestoreError>> + Send + 'a>>;
+
+enum Done {
+    /// (backup id, new id) of each node created.
+    Nodes(Vec<(String, NewId)>),
+    Rels(u64),
+}
+
+/// Maps the ids of an answered node batch, counts it, runs the fault hook.
+fn settle(
+    done: Result<Done, RestoreError>,
+    ids: &mut IdMap,
+    loaded: &mut Loaded,
+    node_bar: &Progress,
+    rel_bar: Option<&Progress>,
+) -> Result<(), RestoreError> {
+    match done? {
+        Done::Nodes(created) => {
+            let n = created.len() as u64;
+            for (old, new) in created {
+                ids.insert(&old, new).map_err(|e| {
+                    RestoreError::Mismatch(match e {
+                        IdMapError::Duplicate(id) => format!("node `{id}` was loaded twice"),
+                        IdMapError::TooLarge => {
+                            "more than 4,294,967,294 nodes, or a node id over 64 KiB".into()
+                        }
+                    })
+                })?;
+            }
+            loaded.nodes += n;
+            node_bar.inc(n);
+        }
+        Done::Rels(n) => {
+            loaded.relationships += n;
+            if let Some(bar) = rel_bar {
+                bar.inc(n);
+            }
+        }
+    }
+    crate::faults::hit("restore.batch")?;
+    Ok(())
+}
+
+/// The query that creates one batch of nodes, all of `shape`, and returns
+/// their backup ids with the ids the server gave them.
+fn node_query<'a>(
+    db: &'a Db,
     shape: &Shape,
     nodes: Vec<NodeRecord>,
     idf: &str,
-    ids: &mut IdMap,
-) -> Result<(), RestoreError> {
+) -> Result<Pending<'a>, RestoreError> {
     let rows: Vec<BoltType> = nodes
         .into_iter()
         .map(|n| {
@@ -300,54 +369,52 @@ async fn load_nodes(
         })
         .collect();
     let expected = rows.len();
-    let labels = &shape.names;
+    let labels = shape.names.clone();
     let cypher = format!(
         "UNWIND $rows AS row CREATE (n{}{}) RETURN row.id AS old, {idf}(n) AS new",
-        label_expr(labels)?,
+        label_expr(&labels)?,
         shape.properties_expr()?
     );
-    let out = db
-        .rows(query(&cypher).param("rows", BoltType::List(BoltList::from(rows))))
-        .await?;
-    if out.len() != expected {
-        return Err(RestoreError::Mismatch(format!(
-            "{} of {expected} nodes labelled {labels:?} were created",
-            out.len()
-        )));
-    }
-    for row in out {
-        let old: String = row.get("old").map_err(|e| {
-            RestoreError::Internal(format!("created node without its backup id: {e}"))
-        })?;
-        let new = match row.get::<BoltType>("new") {
-            Ok(BoltType::String(s)) => NewId::Text(s.value),
-            Ok(BoltType::Integer(i)) => NewId::Int(i.value),
-            other => {
-                return Err(RestoreError::Internal(format!(
-                    "created node without an id: {other:?}"
-                )))
-            }
-        };
-        ids.insert(&old, new).map_err(|e| {
-            RestoreError::Mismatch(match e {
-                IdMapError::Duplicate(id) => format!("node `{id}` was loaded twice"),
-                IdMapError::TooLarge => {
-                    "more than 4,294,967,294 nodes, or a node id over 64 KiB".into()
+    let q = query(&cypher).param("rows", BoltType::List(BoltList::from(rows)));
+    Ok(Box::pin(async move {
+        let t = std::time::Instant::now();
+        let out = db.rows(q).await?;
+        crate::log::debug(format!("{expected} nodes in {:?}", t.elapsed()));
+        if out.len() != expected {
+            return Err(RestoreError::Mismatch(format!(
+                "{} of {expected} nodes labelled {labels:?} were created",
+                out.len()
+            )));
+        }
+        let mut created = Vec::with_capacity(expected);
+        for row in out {
+            let old: String = row.get("old").map_err(|e| {
+                RestoreError::Internal(format!("created node without its backup id: {e}"))
+            })?;
+            let new = match row.get::<BoltType>("new") {
+                Ok(BoltType::String(s)) => NewId::Text(s.value),
+                Ok(BoltType::Integer(i)) => NewId::Int(i.value),
+                other => {
+                    return Err(RestoreError::Internal(format!(
+                        "created node without an id: {other:?}"
+                    )))
                 }
-            })
-        })?;
-    }
-    Ok(())
+            };
+            created.push((old, new));
+        }
+        Ok(Done::Nodes(created))
+    }))
 }
 
-/// Creates one batch of relationships, all of `shape`, between loaded nodes.
-async fn load_rels(
-    db: &Db,
+/// The query that creates one batch of relationships, all of `shape`,
+/// between loaded nodes.
+fn rel_query<'a>(
+    db: &'a Db,
     shape: &Shape,
     rels: Vec<RelRecord>,
     idf: &str,
     ids: &IdMap,
-) -> Result<(), RestoreError> {
+) -> Result<Pending<'a>, RestoreError> {
     let mut rows = Vec::with_capacity(rels.len());
     for r in rels {
         let endpoint = |old: &str| {
@@ -365,25 +432,28 @@ async fn load_rels(
         rows.push(BoltType::Map(row));
     }
     let expected = rows.len() as i64;
-    let rel_type = &shape.names[0];
+    let rel_type = shape.names[0].clone();
     let cypher = format!(
         "UNWIND $rows AS row \
          MATCH (a) WHERE {idf}(a) = row.s \
          MATCH (b) WHERE {idf}(b) = row.e \
          CREATE (a)-[r:{}{}]->(b) RETURN count(r) AS c",
-        escape_name(rel_type)?,
+        escape_name(&rel_type)?,
         shape.properties_expr()?
     );
-    let rows_out = db
-        .rows(query(&cypher).param("rows", BoltType::List(BoltList::from(rows))))
-        .await?;
-    let created: i64 = rows_out.first().and_then(|r| r.get("c").ok()).unwrap_or(-1);
-    if created != expected {
-        return Err(RestoreError::Mismatch(format!(
-            "{created} of {expected} `{rel_type}` relationships found both endpoints"
-        )));
-    }
-    Ok(())
+    let q = query(&cypher).param("rows", BoltType::List(BoltList::from(rows)));
+    Ok(Box::pin(async move {
+        let t = std::time::Instant::now();
+        let rows_out = db.rows(q).await?;
+        crate::log::debug(format!("{expected} relationships in {:?}", t.elapsed()));
+        let created: i64 = rows_out.first().and_then(|r| r.get("c").ok()).unwrap_or(-1);
+        if created != expected {
+            return Err(RestoreError::Mismatch(format!(
+                "{created} of {expected} `{rel_type}` relationships found both endpoints"
+            )));
+        }
+        Ok(Done::Rels(expected as u64))
+    }))
 }
 
 /// Deletes every node and relationship except the tool's bookkeeping (lease
