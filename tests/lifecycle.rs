@@ -331,6 +331,46 @@ fn lifecycle_a_killed_upgrade_is_recovered_by_the_next_run() {
         .success();
 }
 
+/// Ctrl-C while a migration file runs: the upgrade stops before its next
+/// statement (not at the end of the upgrade), rolls back and exits 31.
+#[test]
+fn lifecycle_ctrl_c_during_an_upgrade_stops_at_the_next_statement_and_rolls_back() {
+    let t = TestDb::acquire();
+    install_sample_at_1_4(&t);
+    migrations(&t, &["1.5.0"]);
+    let before = state(&t);
+    // Held after the first statement of 1.5.0's first file.
+    let hold = crate::support::Hold::at("upgrade.statement");
+    let mut child = hold
+        .apply(&mut t.std_cmd())
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    hold.wait_reached(&mut child);
+    assert_ne!(state(&t), before, "the first statement has run");
+    let (code, stderr) = crate::support::interrupt_held(&hold, child);
+    assert_eq!(code, Some(31), "{stderr}");
+    assert!(
+        stderr.contains(
+            "interrupted by Ctrl-C before line 7 of version 1.5.0, `001_function_constraints.cypher`"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("rolled back"), "{stderr}");
+    assert_eq!(state(&t), before);
+    assert!(!t.backup_dir().join(".journal.json").exists());
+    assert_eq!(
+        t.count("MATCH (m:IgnSetupOperation) RETURN count(m) AS c"),
+        0
+    );
+    t.cmd()
+        .args(["upgrade", "--to", "1.5.0", "--yes"])
+        .assert()
+        .success();
+}
+
 #[test]
 fn lifecycle_dry_run_writes_nothing_and_drift_is_refused() {
     let t = TestDb::acquire();

@@ -301,35 +301,7 @@ fn ctrl_c_during_a_restore_rolls_back() {
         .unwrap()
         .contains("destructive"));
     // Released only once the handler has taken the request (it says so).
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        use std::io::BufRead;
-        let mut all = String::new();
-        for line in std::io::BufReader::new(stderr).lines() {
-            let line = line.unwrap();
-            let _ = tx.send(line.clone());
-            all.push_str(&line);
-            all.push('\n');
-        }
-        all
-    });
-    let status = StdCommand::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the restore never acknowledged Ctrl-C");
-        if line.contains("interrupt: stopping") {
-            break;
-        }
-    }
-    hold.release();
-    let code = child.wait().unwrap().code();
-    let stderr = reader.join().unwrap();
+    let (code, stderr) = crate::support::interrupt_held(&hold, child);
     // Interrupted during the load: rolled back and verified.
     assert_eq!(code, Some(31), "{stderr}");
     assert!(

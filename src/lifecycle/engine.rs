@@ -106,6 +106,15 @@ async fn run_versions_into<E: Executor>(
             ));
             let started = Instant::now();
             for group in group_into_transactions(&m.statements) {
+                // Ctrl-C stops before the next statement (or transaction of
+                // data statements); the runner then rolls back.
+                if crate::interrupt::requested() {
+                    return Err(StepError::Interrupted {
+                        version: m.version.clone(),
+                        file: m.name.clone(),
+                        before_line: group.statements.first().map(|s| s.line),
+                    });
+                }
                 let failed = match group.kind {
                     StatementKind::Schema | StatementKind::AutoCommit => exec
                         .alone(m, &group.statements[0])
@@ -122,6 +131,7 @@ async fn run_versions_into<E: Executor>(
                         source,
                     });
                 }
+                crate::faults::pause("upgrade.statement").await;
             }
             let duration_ms = started.elapsed().as_millis() as u64;
             exec.record(m, duration_ms)
@@ -150,6 +160,7 @@ async fn run_versions_into<E: Executor>(
                 return Err(StepError::Interrupted {
                     version: m.version.clone(),
                     file: m.name.clone(),
+                    before_line: None,
                 });
             }
         }

@@ -87,8 +87,14 @@ pub enum StepError {
         #[source]
         source: crate::faults::InjectedFault,
     },
-    #[error("interrupted by Ctrl-C after version {version}, `{file}`")]
-    Interrupted { version: Version, file: String },
+    /// Ctrl-C, before the statement at `before_line` of `file`, or after
+    /// the whole file when `None`.
+    #[error("interrupted by Ctrl-C {}", interrupted_at(.version, .file, .before_line))]
+    Interrupted {
+        version: Version,
+        file: String,
+        before_line: Option<usize>,
+    },
     #[error("loading the initial data failed: {0}")]
     Load(#[source] RestoreError),
     #[error("the migration history of the loaded data does not match the files: {0}")]
@@ -208,5 +214,12 @@ impl LifecycleError {
             LifecycleError::Bundle(b) => b.fault(),
             LifecycleError::Internal(_) => Fault::Internal,
         }
+    }
+}
+
+fn interrupted_at(version: &Version, file: &str, before_line: &Option<usize>) -> String {
+    match before_line {
+        Some(line) => format!("before line {line} of version {version}, `{file}`"),
+        None => format!("after version {version}, `{file}`"),
     }
 }

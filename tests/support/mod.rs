@@ -488,3 +488,38 @@ pub fn restore_held_mid_load(t: &TestDb, file: &str) -> std::process::Child {
     hold.wait_reached(&mut child);
     child
 }
+
+/// Sends Ctrl-C (SIGINT) to a run held at `hold`, waits until its handler
+/// says it will stop ("interrupt: stopping"), then releases the hold and
+/// waits for the end: the exit code and all of stderr (which must be piped).
+pub fn interrupt_held(hold: &Hold, mut child: std::process::Child) -> (Option<i32>, String) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().expect("stderr must be piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.unwrap();
+            let _ = tx.send(line.clone());
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let sent = StdCommand::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    loop {
+        let line = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("the run never acknowledged Ctrl-C");
+        if line.contains("interrupt: stopping") {
+            break;
+        }
+    }
+    hold.release();
+    let code = child.wait().unwrap().code();
+    (code, reader.join().unwrap())
+}
