@@ -371,6 +371,51 @@ fn lifecycle_ctrl_c_during_an_upgrade_stops_at_the_next_statement_and_rolls_back
         .success();
 }
 
+/// `upgrade --dry-run` asks the server about every statement (EXPLAIN) and
+/// names the first it refuses, with its file and line; nothing is written.
+#[test]
+fn lifecycle_dry_run_finds_the_statement_the_server_refuses() {
+    let t = TestDb::acquire();
+    install_sample_at_1_4(&t);
+    let cases: [(&str, &str, &str); 3] = [
+        (
+            "a `:param` line (a cypher-shell command, not Cypher)",
+            "CREATE INDEX a IF NOT EXISTS FOR (f:Function) ON (f.a);\n:param limit => 10;\nMATCH (f:Function) SET f.b = 1;\n",
+            "`001_bad.cypher`, statement at line 2",
+        ),
+        (
+            "a syntax error in the 400th statement",
+            &format!(
+                "{}MATCH (f:Function RETURN f;\n",
+                "MATCH (f:Function) SET f.seen = true;\n".repeat(399)
+            ),
+            "`001_bad.cypher`, statement at line 400",
+        ),
+        (
+            "an unknown procedure",
+            "CALL apoc.periodic.iterate('MATCH (n) RETURN n', 'SET n.x = 1', {});\n",
+            "`001_bad.cypher`, statement at line 1",
+        ),
+    ];
+    for (what, text, place) in cases {
+        let _ = std::fs::remove_dir_all(t.path("migrations"));
+        migrations(&t, &["1.4.0"]);
+        write(&t.path("migrations/1.5.0/001_bad.cypher"), text);
+        let before = state(&t);
+        let folder = snapshot_dir(t.work.path());
+        let doc = run_json(&t, &["upgrade", "--to", "1.5.0", "--dry-run"], 20);
+        let message = doc["error"]["message"].as_str().unwrap();
+        assert_eq!(doc["error"]["kind"], "invalid_migrations", "{what}: {doc}");
+        assert!(
+            message.contains(&format!("the server refuses version 1.5.0, {place}")),
+            "{what}: {message}"
+        );
+        assert!(message.contains("nothing was changed"), "{what}: {message}");
+        assert_eq!(state(&t), before, "{what}");
+        assert_eq!(snapshot_dir(t.work.path()), folder, "{what}");
+    }
+}
+
 #[test]
 fn lifecycle_dry_run_writes_nothing_and_drift_is_refused() {
     let t = TestDb::acquire();
@@ -393,6 +438,10 @@ fn lifecycle_dry_run_writes_nothing_and_drift_is_refused() {
         "{text}"
     );
     assert!(text.contains("pre-upgrade backup into"), "{text}");
+    assert!(
+        text.contains("The server accepts all 8 statements (asked with EXPLAIN)"),
+        "{text}"
+    );
     let out = t
         .cmd()
         .args(["upgrade", "--to", "1.5.0", "--dry-run", "--json"])

@@ -53,9 +53,14 @@ pub async fn upgrade(ctx: &Context, args: UpgradeArgs) -> Result<Report> {
             UpgradeDecision::Plan(p) => p,
         };
     if args.dry_run {
+        let checked = lifecycle::explain_upgrade(&db, &plan).await?;
         return Ok(Report::new(
-            format!("{plan}\n(dry run: nothing was changed)"),
-            json!({ "ok": true, "dry_run": true, "plan": plan }),
+            format!(
+                "{plan}\nThe server accepts all {} statement{} (asked with EXPLAIN).\n(dry run: nothing was changed)",
+                crate::text::thousands(checked as u64),
+                if checked == 1 { "" } else { "s" }
+            ),
+            json!({ "ok": true, "dry_run": true, "plan": plan, "statements_checked": checked }),
         ));
     }
     ctx.out.note(plan.to_string());

@@ -177,7 +177,8 @@ pub struct UpgradeArgs {
     /// [default: the newest version in the migrations folder]
     #[arg(long, value_name = "X.Y.Z", value_parser = parse_version)]
     pub to: Option<semver::Version>,
-    /// Print the plan and change nothing (no backup, no journal, no lock, no writes)
+    /// Print the plan and have the server check every statement with EXPLAIN;
+    /// change nothing (no backup, no journal, no lock, no writes)
     #[arg(long)]
     pub dry_run: bool,
 }

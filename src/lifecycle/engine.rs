@@ -315,6 +315,73 @@ pub enum UpgradeDecision {
     Plan(UpgradePlan),
 }
 
+/// `upgrade --dry-run`: asks the server to plan (`EXPLAIN`) every statement
+/// of the plan's migration files and verify queries, in the order they would
+/// run, and stops at the first it refuses (a syntax error, an unknown
+/// procedure, a `:param` line). EXPLAIN plans without executing, so nothing is
+/// written. Returns how many statements were checked.
+pub async fn explain_upgrade(db: &Db, plan: &UpgradePlan) -> Result<usize, LifecycleError> {
+    let total: usize = plan
+        .dirs
+        .iter()
+        .map(|d| {
+            d.verify.len()
+                + d.migrations
+                    .iter()
+                    .map(|m| m.statements.len())
+                    .sum::<usize>()
+        })
+        .sum();
+    crate::progress::step(format!(
+        "Asking the server to plan {} statement{} (EXPLAIN: nothing is run)…",
+        crate::text::thousands(total as u64),
+        if total == 1 { "" } else { "s" }
+    ));
+    let refused = |version: &Version, place: String| {
+        let version = version.clone();
+        move |source| LifecycleError::DryRunRefused {
+            version,
+            place,
+            source,
+        }
+    };
+    let mut checked = 0;
+    for dir in &plan.dirs {
+        for m in &dir.migrations {
+            let file = m.path.to_string_lossy();
+            for s in &m.statements {
+                let origin = Origin::Migration {
+                    file: &file,
+                    line: s.line,
+                };
+                db.run_from(query(&format!("EXPLAIN {}", s.text)), origin)
+                    .await
+                    .map_err(refused(
+                        &dir.version,
+                        format!("`{}`, statement at line {}", m.name, s.line),
+                    ))?;
+                checked += 1;
+            }
+        }
+        let verify_file = dir.path.join("verify.cypher");
+        let file = verify_file.to_string_lossy();
+        for (i, q) in dir.verify.iter().enumerate() {
+            let origin = Origin::Migration {
+                file: &file,
+                line: 0,
+            };
+            db.run_from(query(&format!("EXPLAIN {q}")), origin)
+                .await
+                .map_err(refused(
+                    &dir.version,
+                    format!("`verify.cypher`, query {}", i + 1),
+                ))?;
+            checked += 1;
+        }
+    }
+    Ok(checked)
+}
+
 /// Checks an upgrade to `to` and plans it; reads only.
 pub async fn prepare_upgrade(
     db: &Db,

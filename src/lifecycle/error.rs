@@ -160,6 +160,15 @@ pub enum LifecycleError {
     },
     #[error("{0}; nothing was changed")]
     Refused(String),
+    /// `upgrade --dry-run`: the server refused to plan a statement.
+    #[error("the server refuses version {version}, {place} (asked with EXPLAIN, which runs nothing): {source}; fix the file and run `ign-setup upgrade --dry-run` again; nothing was changed")]
+    DryRunRefused {
+        version: Version,
+        /// "`001_x.cypher`, statement at line 7" or "`verify.cypher`, query 2".
+        place: String,
+        #[source]
+        source: GraphError,
+    },
     #[error("{0}")]
     History(Box<HistoryProblem>),
     /// The guarded operation failed: not started, rolled back, or the
@@ -204,6 +213,13 @@ impl LifecycleError {
             LifecycleError::NotInstalled => Fault::NotInstalled,
             LifecycleError::NeedsBaseline { .. } => Fault::NeedsBaseline,
             LifecycleError::Refused(_) => Fault::Refused,
+            // The file's statement is what the server refused; anything
+            // else (a dropped connection) is the server's own fault.
+            LifecycleError::DryRunRefused {
+                source: GraphError::Query { .. },
+                ..
+            } => Fault::InvalidMigrations,
+            LifecycleError::DryRunRefused { source, .. } => source.fault(),
             LifecycleError::History(_) => Fault::Drift,
             LifecycleError::Operation(op) => op.fault(),
             LifecycleError::Restore(r) => r.fault(),

@@ -21,7 +21,9 @@ pub mod plan;
 use semver::Version;
 use serde::Serialize;
 
-pub use engine::{execute_upgrade, prepare_upgrade, AppliedFile, UpgradeDecision, UpgradeOutcome};
+pub use engine::{
+    execute_upgrade, explain_upgrade, prepare_upgrade, AppliedFile, UpgradeDecision, UpgradeOutcome,
+};
 pub use error::{HistoryProblem, LifecycleError, MigrationFailure, StepError};
 pub use install::{
     execute_baseline, execute_install, open_bundle, prepare_install, BaselinePlan, InstallDecision,
