@@ -342,7 +342,7 @@ pub async fn explain_upgrade(db: &Db, plan: &UpgradePlan) -> Result<usize, Lifec
         move |source| LifecycleError::DryRunRefused {
             version,
             place,
-            source,
+            source: Box::new(source),
         }
     };
     let mut checked = 0;

@@ -167,7 +167,7 @@ pub enum LifecycleError {
         /// "`001_x.cypher`, statement at line 7" or "`verify.cypher`, query 2".
         place: String,
         #[source]
-        source: GraphError,
+        source: Box<GraphError>,
     },
     #[error("{0}")]
     History(Box<HistoryProblem>),
@@ -215,10 +215,11 @@ impl LifecycleError {
             LifecycleError::Refused(_) => Fault::Refused,
             // The file's statement is what the server refused; anything
             // else (a dropped connection) is the server's own fault.
-            LifecycleError::DryRunRefused {
-                source: GraphError::Query { .. },
-                ..
-            } => Fault::InvalidMigrations,
+            LifecycleError::DryRunRefused { source, .. }
+                if matches!(**source, GraphError::Query { .. }) =>
+            {
+                Fault::InvalidMigrations
+            }
             LifecycleError::DryRunRefused { source, .. } => source.fault(),
             LifecycleError::History(_) => Fault::Drift,
             LifecycleError::Operation(op) => op.fault(),
