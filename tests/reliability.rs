@@ -2,7 +2,7 @@
 //! server that goes away mid-restore, a full or read-only disk during a backup,
 //! and secrets that never leak.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
 use std::time::Duration;
 
@@ -200,6 +200,71 @@ fn a_full_disk_or_read_only_folder_during_create_leaves_earlier_backups_intact()
         .failure()
         .stderr(predicate::str::contains("Read-only").or(predicate::str::contains("read-only")));
     assert_eq!(snapshot_dir(&dir), folder);
+}
+
+/// A folder on a disk that is already full: `backup create`, `restore` and
+/// `upgrade` fail with the reason and leave nothing behind, not even the
+/// lock file they created.
+#[test]
+fn a_full_disk_leaves_no_new_file_not_even_a_lock_file() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 200) AS i CREATE (:Function {name: 'f' + toString(i)})");
+    // A good backup elsewhere, for the restore whose safety backup cannot be written.
+    t.cmd().args(["backup", "create"]).assert().success();
+    let good = t
+        .backup_dir()
+        .join(timestamped_backups(&t.backup_dir()).pop().unwrap());
+    t.exec("CREATE (:Function {name: 'newer'})");
+    let dir = t.path("full");
+    mount_tmpfs(&dir, "64k");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            umount(self.0);
+        }
+    }
+    let _guard = Unmount(&dir);
+    // Fill it to the last byte.
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(dir.join("filler")).unwrap();
+        while f.write_all(&[0u8; 4096]).is_ok() {}
+        let _ = f.write_all(&[0u8; 1]);
+    }
+    // Names and sizes (the filler is not worth printing on a failure).
+    let listing = |dir: &Path| -> Vec<(PathBuf, usize)> {
+        snapshot_dir(dir)
+            .into_iter()
+            .map(|(p, bytes)| (p, bytes.len()))
+            .collect()
+    };
+    let folder = listing(&dir);
+    let before = db_content(&t.db);
+    let dir_arg = dir.to_str().unwrap();
+    for args in [
+        &["backup", "create"][..],
+        &[
+            "backup",
+            "restore",
+            "--yes",
+            "--file",
+            good.to_str().unwrap(),
+        ][..],
+    ] {
+        let out = t
+            .cmd()
+            .arg("--backup-dir")
+            .arg(dir_arg)
+            .args(args)
+            .assert()
+            .failure()
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("No space left"), "{args:?}: {stderr}");
+        assert_eq!(listing(&dir), folder, "{args:?}: {stderr}");
+        assert_eq!(db_content(&t.db), before, "{args:?}");
+    }
 }
 
 #[test]

@@ -4,9 +4,11 @@
 //! It stops two ign-setup processes on this host from working on the same backup
 //! folder at once, before either talks to the database. The kernel drops the lock
 //! when the process dies, so a killed run never leaves it stuck. The file's content
-//! only names the holder for the "locked by" message; it is not the lock itself,
-//! which is also why the file is never deleted (deleting it would let a second
-//! process lock a new file while the first still holds the old one).
+//! only names the holder for the "locked by" message; it is not the lock itself.
+//! A holder checks, once locked, that the path still names the file it locked
+//! (and starts again if not), so the one case where the file is deleted is
+//! safe: a run that created it and then cannot write its name (a full disk)
+//! removes it while still holding the lock, leaving the folder as it was.
 
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -69,20 +71,36 @@ impl LocalLock {
     pub(crate) fn acquire(backup_dir: &Path, operation: &str) -> Result<LocalLock, SafetyError> {
         durable::ensure_dir(backup_dir)?;
         let path = backup_dir.join(LOCK_FILE);
-        let mut file = open_rw(&path)?;
-        if !try_lock_exclusive(&file).map_err(|e| SafetyError::io("lock", &path, e))? {
-            return Err(read_holder(&path).locked());
-        }
+        let (mut file, created) = loop {
+            let (file, created) = open_rw(&path)?;
+            if !try_lock_exclusive(&file).map_err(|e| SafetyError::io("lock", &path, e))? {
+                return Err(read_holder(&path).locked());
+            }
+            // Locked what the path names now? If the file was removed (or
+            // replaced) between our open and our lock, the lock is worthless:
+            // open again.
+            if names_same_file(&path, &file) {
+                break (file, created);
+            }
+        };
         // The umask may have narrowed the mode; a file created by another user
         // cannot be changed by us, and that is fine.
         let _ = file.set_permissions(Permissions::from_mode(FILE_MODE));
         let holder = serde_json::to_vec(&Holder::this_process(operation))
             .expect("a lock holder always serializes to JSON");
-        file.set_len(0)
+        let written = file
+            .set_len(0)
             .and_then(|()| file.seek(SeekFrom::Start(0)))
             .and_then(|_| file.write_all(&holder))
-            .and_then(|()| file.sync_data())
-            .map_err(|e| SafetyError::io("write", &path, e))?;
+            .and_then(|()| file.sync_data());
+        if let Err(e) = written {
+            // A full disk: leave the folder as it was (still locked, so no
+            // other run can be using this file).
+            if created {
+                let _ = std::fs::remove_file(&path);
+            }
+            return Err(SafetyError::io("write", &path, e));
+        }
         Ok(LocalLock { file, path })
     }
 
@@ -121,7 +139,7 @@ impl LocalLock {
         if !path.exists() {
             return Ok(None);
         }
-        let file = open_rw(&path)?;
+        let (file, _) = open_rw(&path)?;
         if try_lock_exclusive(&file).map_err(|e| SafetyError::io("lock", &path, e))? {
             Ok(None)
         } else {
@@ -140,16 +158,39 @@ impl Drop for LocalLock {
     }
 }
 
-/// Opens the lock file, creating it with [`FILE_MODE`] if needed.
-fn open_rw(path: &Path) -> Result<File, SafetyError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(FILE_MODE)
-        .open(path)
-        .map_err(|e| SafetyError::io("open", path, e))
+/// Opens the lock file, creating it with [`FILE_MODE`] if needed; says
+/// whether this call created it.
+fn open_rw(path: &Path) -> Result<(File, bool), SafetyError> {
+    let open = |create_new: bool| {
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(create_new)
+            .mode(FILE_MODE)
+            .open(path)
+    };
+    loop {
+        match open(true) {
+            Ok(f) => return Ok((f, true)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(SafetyError::io("open", path, e)),
+        }
+        match open(false) {
+            Ok(f) => return Ok((f, false)),
+            // Removed in between (a run that could not write it): again.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(SafetyError::io("open", path, e)),
+        }
+    }
+}
+
+/// Whether `path` still names the open `file` (same device and inode).
+fn names_same_file(path: &Path, file: &File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(path), file.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 fn try_lock_exclusive(file: &File) -> std::io::Result<bool> {
