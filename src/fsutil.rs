@@ -63,6 +63,21 @@ fn folder_not_ours(meta: &std::fs::Metadata) -> Option<&'static str> {
     }
 }
 
+/// What to do about a file-system error a person can fix, to finish
+/// "cannot read `PATH`: ERROR" (empty when there is nothing to add).
+pub fn io_hint(e: &io::Error) -> &'static str {
+    match e.kind() {
+        io::ErrorKind::PermissionDenied => {
+            "; this user may not do that: run ign-setup as the user that owns the backup folder, or give this user access to the folder and its files"
+        }
+        io::ErrorKind::StorageFull => "; the disk is full: free some space, or use another --backup-dir",
+        io::ErrorKind::ReadOnlyFilesystem => {
+            "; the file system is read-only: use a writable --backup-dir"
+        }
+        _ => "",
+    }
+}
+
 /// What a path is when it is not a regular file, for messages.
 pub fn kind_of(meta: &std::fs::Metadata) -> &'static str {
     use std::os::unix::fs::FileTypeExt;

@@ -593,3 +593,83 @@ fn two_backups_started_together_both_succeed() {
         .collect();
     assert_ne!(names[0], names[1]);
 }
+
+/// A backup the user may not read (a folder it cannot enter, or a file it
+/// cannot open) is reported as a permission problem with what to do, never
+/// as a missing file. Run as `nobody` (the tests run as root, who may read
+/// everything), with a copy of the binary in a folder every user may enter.
+#[test]
+fn a_backup_the_user_may_not_read_is_a_permission_problem_not_a_missing_file() {
+    #[allow(unsafe_code)]
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    assert!(
+        root,
+        "this test runs the binary as `nobody` with setpriv: it needs root (as in CI)"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let t = TestDb::acquire();
+    t.exec("CREATE (:Function {name: 'kept'})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let name = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    let open = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(open.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = open.path().join("ign-setup");
+    std::fs::copy(env!("CARGO_BIN_EXE_ign-setup"), &exe).unwrap();
+    let folder = open.path().join("backups");
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::copy(t.backup_dir().join(&name), folder.join(&name)).unwrap();
+    let as_nobody = |args: &[&str]| {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&exe)
+            .arg("--backup-dir")
+            .arg(&folder)
+            .args(args)
+            .current_dir(open.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let before = snapshot_dir(&folder);
+    for (setup, folder_mode, file_mode) in [
+        ("a folder it cannot enter", 0o700, 0o640),
+        ("a file it cannot open", 0o755, 0o600),
+    ] {
+        std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(folder_mode)).unwrap();
+        std::fs::set_permissions(
+            folder.join(&name),
+            std::fs::Permissions::from_mode(file_mode),
+        )
+        .unwrap();
+        for cmd in ["info", "verify"] {
+            let (code, stdout) = as_nobody(&["backup", cmd, &name, "--json"]);
+            let doc: serde_json::Value = serde_json::from_str(&stdout)
+                .unwrap_or_else(|e| panic!("{setup}, {cmd}: {e}: {stdout}"));
+            let message = doc["error"]["message"].as_str().unwrap_or_default();
+            assert_eq!(code, Some(1), "{setup}, {cmd}: {doc}");
+            assert_eq!(doc["error"]["kind"], "io", "{setup}, {cmd}: {doc}");
+            assert!(
+                message.contains("Permission denied"),
+                "{setup}, {cmd}: {message}"
+            );
+            assert!(
+                message.contains("run ign-setup as the user that owns the backup folder"),
+                "{setup}, {cmd}: {message}"
+            );
+            assert!(
+                !message.contains("no backup named"),
+                "{setup}, {cmd}: {message}"
+            );
+        }
+    }
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o750)).unwrap();
+    std::fs::set_permissions(folder.join(&name), std::fs::Permissions::from_mode(0o640)).unwrap();
+    assert_eq!(snapshot_dir(&folder), before);
+}

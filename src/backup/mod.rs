@@ -23,7 +23,7 @@ pub use verify::{verify_backup, VerifyReport};
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
-    #[error("cannot {action} `{path}`: {source}")]
+    #[error("cannot {action} `{path}`: {source}{}", crate::fsutil::io_hint(.source))]
     Io {
         action: &'static str,
         path: PathBuf,
