@@ -458,10 +458,11 @@ fn package_verify_refuses_the_migrations_install_would_refuse() {
     std::fs::write(migrations.join("1.0.0/001_a.cypher"), "CREATE (:A);\n").unwrap();
     std::fs::create_dir_all(migrations.join("latest")).unwrap();
     std::fs::write(migrations.join("latest/001_b.cypher"), "CREATE (:B);\n").unwrap();
+    // `package` refuses to build it, before writing anything.
     t.cmd()
         .args([
             "package",
-            "--version",
+            "--release",
             "1.0.0",
             "--out",
             "rel",
@@ -469,8 +470,27 @@ fn package_verify_refuses_the_migrations_install_would_refuse() {
         ])
         .arg(&migrations)
         .assert()
-        .success();
-    let zip = t.path("rel/ign-scripts-1.0.0.zip");
+        .code(20)
+        .stderr(predicate::str::contains("latest"));
+    assert!(!t.path("rel").join("ign-scripts-1.0.0.zip").exists());
+    // A bundle built without that check (by the library, as another tool
+    // could): `package verify` refuses what `install` refuses.
+    let backup = t
+        .backup_dir()
+        .join(timestamped_backups(&t.backup_dir()).pop().unwrap());
+    let summary =
+        ign_setup::backup::verify::summary_of(&ign_setup::backup::verify_backup(&backup).unwrap());
+    let outcome = ign_setup::bundle::build_package(&ign_setup::bundle::PackageRequest {
+        app_version: semver::Version::new(1, 0, 0),
+        backup_path: backup,
+        backup_summary: summary,
+        migrations_dir: migrations,
+        out_dir: t.path("rel"),
+        tool_version: "test".into(),
+        source_date_epoch: None,
+    })
+    .unwrap();
+    let zip = outcome.zip_path;
     let before = db_content(&t.db);
     t.cmd()
         .args(["package", "verify"])

@@ -13,6 +13,11 @@ pub const BACKUP_ENTRY: &str = "neo4j/fullbackup/initial_backup.json";
 /// The folder holding the migration scripts.
 pub const MIGRATIONS_DIR: &str = "migrations";
 
+/// The longest file name (one path component) ext4, XFS, APFS and NTFS store.
+const MAX_COMPONENT_BYTES: usize = 255;
+/// The longest entry name a bundle may hold; ours are far shorter.
+const MAX_NAME_BYTES: usize = 1024;
+
 /// Checks one entry name (without a trailing `/`) and says what is wrong with it.
 pub(crate) fn check_entry_name(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {
@@ -33,11 +38,19 @@ pub(crate) fn check_entry_name(name: &str) -> Result<(), &'static str> {
     if name.contains(':') {
         return Err("contains `:`, which Windows reads as a drive letter or data stream");
     }
+    if name.len() > MAX_NAME_BYTES {
+        return Err("is longer than 1,024 bytes");
+    }
     for component in name.split('/') {
         match component {
             "" => return Err("has an empty path component"),
             "." => return Err("has a `.` path component"),
             ".." => return Err("escapes the extraction folder"),
+            c if c.len() > MAX_COMPONENT_BYTES => {
+                return Err(
+                    "has a path component longer than 255 bytes, which file systems do not store",
+                )
+            }
             _ => {}
         }
     }
@@ -83,6 +96,11 @@ mod tests {
         ] {
             assert!(check_entry_name(bad).is_err(), "{bad:?} should be refused");
         }
+        let long = format!("migrations/1.0.0/{}.cypher", "a".repeat(5000));
+        assert!(check_entry_name(&long).is_err());
+        let component = format!("migrations/{}/001_a.cypher", "1".repeat(256));
+        assert!(check_entry_name(&component).is_err());
+        assert!(check_entry_name(&format!("migrations/{}", "a".repeat(255))).is_ok());
         for good in [
             SHA256SUMS,
             MANIFEST,

@@ -34,6 +34,9 @@ pub fn run(ctx: &Context, args: PackageArgs) -> Result<Report> {
         .ok()
         .and_then(|v| v.parse::<i64>().ok());
     let migrations_dir = ctx.settings.migrations_dir.clone();
+    // A bundle never ships migrations that `install` would refuse (folder
+    // and file names, statements): checked as the catalog reads them.
+    crate::migrations::Catalog::load(&migrations_dir)?;
     let outcome = build_package(&PackageRequest {
         app_version: version.clone(),
         backup_path: backup_path.clone(),
