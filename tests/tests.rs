@@ -31,3 +31,6 @@ mod ops;
 mod operator;
 // Snapshots of help texts and --json documents (insta).
 mod snapshots;
+// The --json document of every command (insta).
+#[path = "json_docs.rs"]
+mod json_docs;

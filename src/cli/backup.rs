@@ -1,7 +1,6 @@
 //! `ign-setup backup create|list|info|verify|status|init`.
 
-use serde_json::json;
-
+use super::json;
 use super::output::{age, human_size, local_time, mark, table, thousands, Report};
 use super::Context;
 use crate::backup::format::INITIAL_BACKUP;
@@ -43,9 +42,13 @@ pub async fn create(ctx: &Context, reason: Option<String>, auto: bool) -> Result
         let ch = last_counts.as_ref().map(|l| change(l, &now));
         let rec = recommend(ch.as_ref(), &ctx.settings.thresholds);
         if !rec.backup_recommended {
-            let doc = json!({ "ok": true, "created": false, "reason": rec.reason, "change": ch });
+            let doc = json::BackupNotNeeded {
+                created: false,
+                reason: &rec.reason,
+                change: ch.as_ref(),
+            };
             return Ok(
-                Report::new(format!("No backup needed: {}.", rec.reason), doc)
+                Report::done(format!("No backup needed: {}.", rec.reason), doc)
                     .with_exit_code(exit::PENDING),
             );
         }
@@ -81,13 +84,20 @@ pub async fn create(ctx: &Context, reason: Option<String>, auto: bool) -> Result
         human_size(created.size),
         if removed.is_empty() { String::new() } else { format!("\n  removed by retention: {}", removed.join(", ")) }
     );
-    let doc = json!({
-        "ok": true, "created": true, "file": created.file, "path": created.path, "size": created.size,
-        "node_count": r.node_count, "relationship_count": r.relationship_count,
-        "label_counts": r.label_counts, "relationship_type_counts": r.relationship_type_counts,
-        "schema_count": r.schema_count, "metadata": r.metadata, "removed": removed,
-    });
-    Ok(Report::new(human, doc))
+    let doc = json::BackupCreated {
+        created: true,
+        file: &created.file,
+        path: &created.path,
+        size: created.size,
+        node_count: r.node_count,
+        relationship_count: r.relationship_count,
+        label_counts: &r.label_counts,
+        relationship_type_counts: &r.relationship_type_counts,
+        schema_count: r.schema_count,
+        metadata: &r.metadata,
+        removed: &removed,
+    };
+    Ok(Report::done(human, doc))
 }
 
 /// Files that retention must not touch: the safety backup of an unfinished operation.
@@ -129,14 +139,20 @@ pub async fn init(ctx: &Context, reason: Option<String>) -> Result<Report> {
     .await?;
     store.write_index()?;
     let r = &created.report;
-    Ok(Report::new(
+    Ok(Report::done(
         format!(
             "Initial backup written: {} ({} nodes, {} relationships)",
             created.path.display(),
-            r.node_count,
-            r.relationship_count
+            thousands(r.node_count),
+            thousands(r.relationship_count)
         ),
-        json!({ "ok": true, "file": created.file, "path": created.path, "node_count": r.node_count, "relationship_count": r.relationship_count, "metadata": r.metadata }),
+        json::InitialBackup {
+            file: &created.file,
+            path: &created.path,
+            node_count: r.node_count,
+            relationship_count: r.relationship_count,
+            metadata: &r.metadata,
+        },
     ))
 }
 
@@ -217,9 +233,12 @@ pub fn list(ctx: &Context, detailed: bool) -> Result<Report> {
         ));
         human.push_str(&details);
     }
-    Ok(Report::new(
+    Ok(Report::done(
         human,
-        json!({ "ok": true, "backup_dir": ctx.settings.backup_dir, "backups": entries }),
+        json::BackupList {
+            backup_dir: &ctx.settings.backup_dir,
+            backups: &entries,
+        },
     ))
 }
 
@@ -232,9 +251,13 @@ pub fn info(ctx: &Context, file: &str) -> Result<Report> {
         path.display(), super::output::local_time(&m.datetime), crate::text::printable(&m.reason), m.backup_type, m.version, thousands(m.node_count), thousands(m.relationship_count),
         m.app_version.as_deref().unwrap_or("-"), human_size(size), file
     );
-    Ok(Report::new(
+    Ok(Report::done(
         human,
-        json!({ "ok": true, "path": path, "size": size, "metadata": m }),
+        json::BackupInfo {
+            path: &path,
+            size,
+            metadata: &m,
+        },
     ))
 }
 
@@ -254,7 +277,7 @@ pub fn verify(ctx: &Context, file: &str) -> Result<Report> {
     for w in &r.warnings {
         human.push_str(&format!("\n  warning: {w}"));
     }
-    Ok(Report::new(human, json!({ "ok": true, "report": r })))
+    Ok(Report::done(human, json::BackupVerified { report: &r }))
 }
 
 pub fn counts_of(m: &Metadata) -> Counts {
@@ -395,13 +418,21 @@ pub async fn status(ctx: &Context) -> Result<Report> {
         thousands(t.relationships),
         t.percentage * 100.0
     ));
-    let doc = json!({
-        "ok": true,
-        "current": now,
-        "last_backup": latest.as_ref().map(|e| json!({ "file": e.file, "counts": last, "datetime": e.metadata.as_ref().map(|m| m.datetime.clone()), "age_days": age_days })),
-        "change": ch,
-        "recommendation": { "backup_recommended": recommended, "reason": why, "stale": stale },
-        "thresholds": { "nodes": t.nodes, "relationships": t.relationships, "percentage": t.percentage },
-    });
-    Ok(Report::new(human, doc))
+    let doc = json::BackupStatus {
+        current: &now,
+        last_backup: latest.as_ref().map(|e| json::LastBackup {
+            file: &e.file,
+            counts: last.as_ref(),
+            datetime: e.metadata.as_ref().map(|m| m.datetime.as_str()),
+            age_days,
+        }),
+        change: ch.as_ref(),
+        recommendation: json::StatusRecommendation {
+            backup_recommended: recommended,
+            reason: &why,
+            stale,
+        },
+        thresholds: &t,
+    };
+    Ok(Report::done(human, doc))
 }

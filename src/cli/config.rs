@@ -2,7 +2,7 @@
 //! from (flag > environment > config file > default), like
 //! `git config --show-origin`. The password itself is never printed.
 
-use serde_json::json;
+use super::json;
 
 use super::output::Report;
 use super::Context;
@@ -83,22 +83,27 @@ pub fn show(ctx: &Context) -> Result<Report> {
             s.source(key)
         ));
     }
-    let settings: serde_json::Map<String, serde_json::Value> = rows
+    let settings = rows
         .iter()
         .map(|(key, value)| {
             let source: Source = s.source(key);
             (
                 (*key).to_owned(),
-                json!({ "value": value, "source": source }),
+                json::Setting {
+                    value: value.clone(),
+                    source,
+                },
             )
         })
         .collect();
-    Ok(Report::new(
+    Ok(Report::done(
         human,
-        json!({
-            "ok": true,
-            "config_file": ctx.config_file.as_ref().map(|(p, from)| json!({ "path": p.display().to_string(), "source": from })),
-            "settings": settings,
-        }),
+        json::ConfigShown {
+            config_file: ctx.config_file.as_ref().map(|(p, from)| json::ConfigFile {
+                path: p.display().to_string(),
+                source: *from,
+            }),
+            settings,
+        },
     ))
 }

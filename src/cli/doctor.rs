@@ -4,8 +4,7 @@
 
 use std::path::Path;
 
-use serde_json::json;
-
+use super::json::{Doctor, DoctorFolder, DoctorServer, InstalledVersion};
 use super::output::{mark, warn_mark, Report};
 use super::Context;
 use crate::error::Result;
@@ -19,13 +18,19 @@ pub async fn run(ctx: &Context) -> Result<Report> {
     let folder = check_folder(&ctx.settings.backup_dir);
     let version = crate::state::installed_version(&db).await;
     let (version_text, version_ok, version_json) = match &version {
-        Ok(Some(v)) => (v.version.to_string(), true, json!(v)),
+        Ok(Some(v)) => (v.version.to_string(), true, InstalledVersion::Recorded(v)),
         Ok(None) => (
             "none recorded (run `ign-setup install`)".to_owned(),
             true,
-            json!(null),
+            InstalledVersion::None,
         ),
-        Err(e) => (e.to_string(), false, json!({ "error": e.to_string() })),
+        Err(e) => (
+            e.to_string(),
+            false,
+            InstalledVersion::Unreadable {
+                error: e.to_string(),
+            },
+        ),
     };
     let unfinished_text = unfinished.as_ref().map(|u| u.describe());
     let ok = folder.ok && version_ok && unfinished.is_none();
@@ -52,22 +57,27 @@ pub async fn run(ctx: &Context) -> Result<Report> {
             "All checks passed."
         }
     );
-    let doc = json!({
-        "ok": ok,
-        "server": { "address": db.address(), "agent": server.agent, "version": server.version, "edition": server.edition },
-        "database": database,
-        "backup_dir": {
-            "path": ctx.settings.backup_dir.display().to_string(),
-            "ok": folder.ok,
-            "exists": folder.exists,
-            "writable": folder.writable,
-            "mode": folder.mode.map(|m| format!("{m:04o}")),
-            "problem": folder.problem,
-            "warning": folder.warning,
+    let doc = Doctor {
+        ok,
+        server: DoctorServer {
+            address: db.address(),
+            agent: &server.agent,
+            version: &server.version,
+            edition: &server.edition,
         },
-        "installed_version": version_json,
-        "unfinished_operation": unfinished_text,
-    });
+        database: &database,
+        backup_dir: DoctorFolder {
+            path: ctx.settings.backup_dir.display().to_string(),
+            ok: folder.ok,
+            exists: folder.exists,
+            writable: folder.writable,
+            mode: folder.mode.map(|m| format!("{m:04o}")),
+            problem: folder.problem.as_deref(),
+            warning: folder.warning.as_deref(),
+        },
+        installed_version: version_json,
+        unfinished_operation: unfinished_text,
+    };
     Ok(Report::new(human, doc).with_exit_code(if ok { exit::OK } else { exit::UNHEALTHY }))
 }
 

@@ -1,8 +1,6 @@
 //! `ign-setup backup drill --into URI`: restore a backup into a scratch
 //! database, compare, empty it again (see `crate::drill`).
 
-use serde_json::json;
-
 use super::opt::DrillArgs;
 use super::output::{mark, Report};
 use super::Context;
@@ -82,5 +80,12 @@ pub async fn run(ctx: &Context, args: DrillArgs) -> Result<Report> {
         r.duration_seconds
     ));
     let code = if r.ok { exit::OK } else { exit::INVALID_INPUT };
-    Ok(Report::new(human, json!({ "ok": r.ok, "drill": r })).with_exit_code(code))
+    Ok(Report::new(
+        human,
+        super::json::Drilled {
+            ok: r.ok,
+            drill: &r,
+        },
+    )
+    .with_exit_code(code))
 }

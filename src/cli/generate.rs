@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
+use super::json;
 use clap::CommandFactory;
-use serde_json::json;
 
 use super::opt::Opt;
 use super::output::Report;
@@ -17,9 +17,12 @@ pub fn completions(shell: clap_complete::Shell) -> Result<Report> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "ign-setup", &mut script);
     let text = String::from_utf8(script).map_err(|e| Error::Io(e.to_string()))?;
-    Ok(Report::new(
+    Ok(Report::done(
         text.clone(),
-        json!({ "ok": true, "shell": shell.to_string(), "script": text }),
+        json::Completions {
+            shell: shell.to_string(),
+            script: &text,
+        },
     ))
 }
 
@@ -33,10 +36,7 @@ pub fn man(out: Option<&Path>) -> Result<Report> {
                 .render(&mut page)
                 .map_err(|e| Error::Io(format!("cannot render the manual page: {e}")))?;
             let text = String::from_utf8_lossy(&page).into_owned();
-            Ok(Report::new(
-                text.clone(),
-                json!({ "ok": true, "page": text }),
-            ))
+            Ok(Report::done(text.clone(), json::ManPage { page: &text }))
         }
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -57,14 +57,17 @@ pub fn man(out: Option<&Path>) -> Result<Report> {
                 .filter(|n| n.starts_with("ign-setup") && n.ends_with(".1"))
                 .collect();
             pages.sort();
-            Ok(Report::new(
+            Ok(Report::done(
                 format!(
                     "Wrote {} manual pages into {} (man -M {} ign-setup).",
                     pages.len(),
                     dir.display(),
                     dir.parent().unwrap_or(dir).display()
                 ),
-                json!({ "ok": true, "dir": dir.display().to_string(), "pages": pages }),
+                json::ManPages {
+                    dir: dir.display().to_string(),
+                    pages: &pages,
+                },
             ))
         }
     }

@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use serde_json::json;
-
+use super::json;
 use super::opt::{InstallArgs, UpgradeArgs};
 use super::output::Report;
 use super::Context;
@@ -45,22 +44,29 @@ pub async fn upgrade(ctx: &Context, args: UpgradeArgs) -> Result<Report> {
     let plan =
         match lifecycle::prepare_upgrade(&db, &catalog, &to, &ctx.settings.backup_dir).await? {
             UpgradeDecision::AlreadyAt(v) => {
-                return Ok(Report::new(
+                return Ok(Report::done(
                     format!("Already at {v}; nothing to do."),
-                    json!({ "ok": true, "already_at": v.to_string(), "changed": false }),
+                    json::AlreadyAt {
+                        already_at: v.to_string(),
+                        changed: false,
+                    },
                 ))
             }
             UpgradeDecision::Plan(p) => p,
         };
     if args.dry_run {
         let checked = lifecycle::explain_upgrade(&db, &plan).await?;
-        return Ok(Report::new(
+        return Ok(Report::done(
             format!(
                 "{plan}\nThe server accepts all {} statement{} (asked with EXPLAIN).\n(dry run: nothing was changed)",
                 crate::text::thousands(checked as u64),
                 if checked == 1 { "" } else { "s" }
             ),
-            json!({ "ok": true, "dry_run": true, "plan": plan, "statements_checked": checked }),
+            json::UpgradeDryRun {
+                dry_run: true,
+                plan: &plan,
+                statements_checked: checked,
+            },
         ));
     }
     ctx.out.note(plan.to_string());
@@ -84,9 +90,13 @@ pub async fn upgrade(ctx: &Context, args: UpgradeArgs) -> Result<Report> {
         outcome.verify_queries,
         if outcome.verify_queries == 1 { "y" } else { "ies" },
     );
-    Ok(Report::new(
+    Ok(Report::done(
         human,
-        json!({ "ok": true, "changed": true, "plan": plan, "upgrade": outcome }),
+        json::Upgraded {
+            changed: true,
+            plan: &plan,
+            upgrade: &outcome,
+        },
     ))
 }
 
@@ -163,12 +173,15 @@ pub async fn install(ctx: &Context, args: InstallArgs) -> Result<Report> {
     let decision =
         lifecycle::prepare_install(&db, &catalog, &ctx.settings.backup_dir, &opts).await?;
     match decision {
-        InstallDecision::AlreadyInstalled(record) => Ok(Report::new(
+        InstallDecision::AlreadyInstalled(record) => Ok(Report::done(
             format!(
                 "Already installed: version {} (since {}); nothing to do. Use `ign-setup upgrade --to X.Y.Z` for a newer release.",
                 record.version, record.installed_at
             ),
-            json!({ "ok": true, "changed": false, "installed": record }),
+            json::AlreadyInstalled {
+                changed: false,
+                installed: &record,
+            },
         )),
         InstallDecision::Baseline(plan) => {
             let what = if plan.rerecord {
@@ -198,9 +211,12 @@ pub async fn install(ctx: &Context, args: InstallArgs) -> Result<Report> {
                     "\nNewer migrations are pending: `ign-setup upgrade --to {n}`."
                 ));
             }
-            Ok(Report::new(
+            Ok(Report::done(
                 human,
-                json!({ "ok": true, "changed": true, "baseline": plan }),
+                json::Baselined {
+                    changed: true,
+                    baseline: &plan,
+                },
             ))
         }
         InstallDecision::Fresh(plan) => {
@@ -245,9 +261,13 @@ pub async fn install(ctx: &Context, args: InstallArgs) -> Result<Report> {
                 }
             }
             drop(bundle);
-            Ok(Report::new(
+            Ok(Report::done(
                 human,
-                json!({ "ok": true, "changed": true, "plan": *plan, "install": outcome }),
+                json::Installed {
+                    changed: true,
+                    plan: &plan,
+                    install: &outcome,
+                },
             ))
         }
     }
@@ -328,7 +348,11 @@ pub async fn status(ctx: &Context) -> Result<Report> {
     human.push_str(&line);
     Ok(Report::new(
         human,
-        json!({ "ok": code == exit::OK, "status": verdict, "migrations": status }),
+        json::MigrationsStatus {
+            ok: code == exit::OK,
+            status: verdict,
+            migrations: &status,
+        },
     )
     .with_exit_code(code))
 }
@@ -350,13 +374,12 @@ Write its statements; until it holds one, the migrations folder is refused (so i
             String::new()
         }
     );
-    Ok(Report::new(
+    Ok(Report::done(
         human,
-        json!({
-            "ok": true,
-            "path": made.path.display().to_string(),
-            "version": made.version.to_string(),
-            "new_version": made.new_version,
-        }),
+        json::MigrationCreated {
+            path: made.path.display().to_string(),
+            version: made.version.to_string(),
+            new_version: made.new_version,
+        },
     ))
 }

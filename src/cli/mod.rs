@@ -214,10 +214,15 @@ pub fn usage_error(err: clap::Error) -> i32 {
             .find(|l| l.starts_with("error:"))
             .map(|l| l.trim_start_matches("error:").trim().to_owned())
             .unwrap_or_else(|| err.kind().to_string());
-        let doc = serde_json::json!({
-            "ok": false,
-            "error": { "kind": "usage", "message": message, "exit_code": code },
-        });
+        let doc = json::ErrorDocument {
+            ok: false,
+            error: json::ErrorBody {
+                kind: crate::exit::Fault::Usage.kind(),
+                message,
+                exit_code: code,
+                details: None,
+            },
+        };
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     code

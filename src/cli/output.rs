@@ -16,12 +16,19 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(human: impl Into<String>, json: Value) -> Report {
+    /// A report whose `--json` document is `doc` (a type of
+    /// [`super::json`]).
+    pub fn new(human: impl Into<String>, doc: impl serde::Serialize) -> Report {
         Report {
             human: human.into(),
-            json,
+            json: serde_json::to_value(doc).expect("a --json document serialises"),
             exit_code: 0,
         }
+    }
+
+    /// A successful command's report: `"ok": true` and the fields of `body`.
+    pub fn done(human: impl Into<String>, body: impl serde::Serialize) -> Report {
+        Report::new(human, super::json::Done::new(body))
     }
 
     pub fn with_exit_code(mut self, code: i32) -> Report {

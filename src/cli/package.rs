@@ -2,8 +2,7 @@
 
 use std::path::Path;
 
-use serde_json::json;
-
+use super::json;
 use super::opt::{PackageArgs, PackageCommand};
 use super::output::{thousands, Report};
 use super::Context;
@@ -56,9 +55,17 @@ pub fn run(ctx: &Context, args: PackageArgs) -> Result<Report> {
         count(&summary["relationship_count"]),
         entries_text(outcome.entries.len()),
     );
-    Ok(Report::new(
+    Ok(Report::done(
         human,
-        json!({ "ok": true, "zip": outcome.zip_path, "sha256": outcome.sha256, "size": outcome.size, "application_version": version.to_string(), "backup": summary, "entries": outcome.entries.len() + 2, "files": outcome.entries }),
+        json::Packaged {
+            zip: &outcome.zip_path,
+            sha256: &outcome.sha256,
+            size: outcome.size,
+            application_version: version.to_string(),
+            backup: &summary,
+            entries: outcome.entries.len() + 2,
+            files: &outcome.entries,
+        },
     ))
 }
 
@@ -78,11 +85,17 @@ fn verify(zip: &Path) -> Result<Report> {
     let (outer, outer_json) = match &report.outer_checksum {
         OuterChecksum::Matched { sha256 } => (
             format!("matches {sha256}"),
-            json!({ "checked": true, "sha256": sha256 }),
+            json::OuterChecksumDoc {
+                checked: true,
+                sha256: Some(sha256),
+            },
         ),
         OuterChecksum::NotPresent => (
             "no .sha256 file beside the zip; not checked".into(),
-            json!({ "checked": false, "sha256": null }),
+            json::OuterChecksumDoc {
+                checked: false,
+                sha256: None,
+            },
         ),
     };
     let human = format!(
@@ -94,9 +107,16 @@ fn verify(zip: &Path) -> Result<Report> {
         count(&report.backup_summary["node_count"]),
         count(&report.backup_summary["relationship_count"]),
     );
-    Ok(Report::new(
+    Ok(Report::done(
         human,
-        json!({ "ok": true, "zip": zip, "application_version": report.manifest.application_version.to_string(), "outer_checksum": outer_json, "entries": report.manifest.files.len() + 2, "files": report.manifest.files, "backup": report.backup_summary }),
+        json::BundleVerified {
+            zip,
+            application_version: report.manifest.application_version.to_string(),
+            outer_checksum: outer_json,
+            entries: report.manifest.files.len() + 2,
+            files: &report.manifest.files,
+            backup: &report.backup_summary,
+        },
     ))
 }
 

@@ -1,7 +1,7 @@
 //! `ign-setup backup prune [--dry-run] [--keep-…]`: retention on demand.
 //! Every backup is listed with the rules that keep it, or as removed.
 
-use serde_json::json;
+use super::json;
 
 use super::opt::PruneArgs;
 use super::output::Report;
@@ -105,14 +105,13 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> Result<Report> {
     } else {
         format!("{} of {} backups removed.", removed.len(), plan.len())
     });
-    let doc = json!({
-        "ok": true,
-        "dry_run": args.dry_run,
-        "policies": policies,
-        "backups": plan,
-        "removed": removed,
-    });
-    Ok(Report::new(human, doc))
+    let doc = json::Pruned {
+        dry_run: args.dry_run,
+        policies: &policies,
+        backups: &plan,
+        removed: &removed,
+    };
+    Ok(Report::done(human, doc))
 }
 
 /// `ign-setup backup delete NAME… [--dry-run]`: removes the named backups
@@ -163,12 +162,15 @@ pub fn delete(ctx: &Context, names: &[String], dry_run: bool) -> Result<Report> 
     };
     let lines: Vec<String> = chosen.iter().map(|e| describe(e)).collect();
     if dry_run {
-        return Ok(Report::new(
+        return Ok(Report::done(
             format!(
                 "Would delete (dry run, nothing changed):\n  {}",
                 lines.join("\n  ")
             ),
-            json!({ "ok": true, "dry_run": true, "would_delete": chosen.iter().map(|e| &e.file).collect::<Vec<_>>() }),
+            json::WouldDelete {
+                dry_run: true,
+                would_delete: chosen.iter().map(|e| e.file.as_str()).collect(),
+            },
         ));
     }
     ctx.out.note(format!(
@@ -185,8 +187,8 @@ pub fn delete(ctx: &Context, names: &[String], dry_run: bool) -> Result<Report> 
     let files: Vec<&str> = chosen.iter().map(|e| e.file.as_str()).collect();
     let removed = store.remove(&files)?;
     store.write_index()?;
-    Ok(Report::new(
+    Ok(Report::done(
         format!("Deleted {}.", removed.join(", ")),
-        json!({ "ok": true, "deleted": removed }),
+        json::Deleted { deleted: &removed },
     ))
 }

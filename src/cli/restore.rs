@@ -118,10 +118,10 @@ pub async fn run(
     }
     Ok(Report::new(
         human,
-        json::to_value(&json::RestoreDocument {
+        json::RestoreDocument {
             ok: true,
             restore: &outcome,
-        }),
+        },
     ))
 }
 
@@ -131,10 +131,10 @@ pub async fn recover(ctx: &Context) -> Result<Report> {
     let report = crate::operation::recover(Arc::new(db), &store(ctx), !ctx.out.json).await?;
     Ok(Report::new(
         report.message.clone(),
-        json::to_value(&json::RecoveryDocument {
+        json::RecoveryDocument {
             ok: true,
             recovery: &report,
-        }),
+        },
     ))
 }
 

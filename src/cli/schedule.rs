@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use super::json;
 
 use super::opt::{ScheduleCommand, ScheduleInstallArgs, ScheduleScopeArgs};
 use super::output::Report;
@@ -153,10 +153,16 @@ fn install(ctx: &Context, args: &ScheduleInstallArgs) -> Result<Report> {
         for n in &notes {
             human.push_str(&format!("\nnote: {n}"));
         }
-        return Ok(Report::new(
+        return Ok(Report::done(
             human,
-            json!({ "ok": true, "cron": true, "schedule": schedule.given, "cron_expression": schedule.expr,
-                    "crontab_line": line, "next_runs": runs, "notes": notes }),
+            json::CronLine {
+                cron: true,
+                schedule: &schedule.given,
+                cron_expression: &schedule.expr,
+                crontab_line: &line,
+                next_runs: &runs,
+                notes: &notes,
+            },
         ));
     }
     let scope = scope_of(&args.scope);
@@ -188,12 +194,20 @@ fn install(ctx: &Context, args: &ScheduleInstallArgs) -> Result<Report> {
     for n in &notes {
         human.push_str(&format!("\nnote: {n}"));
     }
-    Ok(Report::new(
+    Ok(Report::done(
         human,
-        json!({ "ok": true, "cron": false, "scope": format!("{scope:?}").to_lowercase(), "dir": dir,
-                "files": files, "schedule": schedule.given, "cron_expression": schedule.expr,
-                "on_calendar": schedule.on_calendar()?, "next_runs": runs,
-                "systemctl": commands, "notes": notes }),
+        json::TimerInstalled {
+            cron: false,
+            scope: format!("{scope:?}").to_lowercase(),
+            dir: &dir,
+            files: &files,
+            schedule: &schedule.given,
+            cron_expression: &schedule.expr,
+            on_calendar: schedule.on_calendar()?,
+            next_runs: &runs,
+            systemctl: &commands,
+            notes: &notes,
+        },
     ))
 }
 
@@ -202,12 +216,15 @@ fn status(scope: &ScheduleScopeArgs) -> Result<Report> {
     let (dir, _) = unit_dir(scope)?;
     let st = schedule::status(&dir);
     if !st.installed {
-        return Ok(Report::new(
+        return Ok(Report::done(
             format!(
                 "No scheduled backup installed in {} (`ign-setup schedule install` writes one; a crontab line is not visible here).",
                 dir.display()
             ),
-            json!({ "ok": true, "installed": false, "dir": dir }),
+            json::NoTimer {
+                installed: false,
+                dir: &dir,
+            },
         ));
     }
     let parsed = st
@@ -228,9 +245,13 @@ fn status(scope: &ScheduleScopeArgs) -> Result<Report> {
         runs.as_ref().map(|r| r.0.clone()).unwrap_or_default(),
         scope.systemctl(),
     );
-    Ok(Report::new(
+    Ok(Report::done(
         human,
-        json!({ "ok": true, "installed": true, "status": st, "next_runs": runs.map(|r| r.1) }),
+        json::TimerStatus {
+            installed: true,
+            status: &st,
+            next_runs: runs.as_ref().map(|r| r.1.as_slice()),
+        },
     ))
 }
 
@@ -256,8 +277,11 @@ fn remove(scope: &ScheduleScopeArgs) -> Result<Report> {
             commands.join("\n  ")
         )
     };
-    Ok(Report::new(
+    Ok(Report::done(
         human,
-        json!({ "ok": true, "removed": removed, "systemctl": commands }),
+        json::TimerRemoved {
+            removed: &removed,
+            systemctl: &commands,
+        },
     ))
 }

@@ -247,7 +247,7 @@ pub struct ConnectSettings {
 }
 
 /// Thresholds for `backup create --auto` and `backup status`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Thresholds {
     pub nodes: u64,
     pub relationships: u64,
