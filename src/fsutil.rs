@@ -1,8 +1,11 @@
-//! File-system primitives for crash safety: write to a temporary file in the
-//! same folder, fsync, then link into place; permissions (streaming sha256
-//! is `crate::hash`).
-//! A killed process can leave only `.tmp-<pid>-*` files behind, which no
-//! command ever takes for a backup, and which the next run removes.
+//! File-system primitives for crash safety, the one home of every durable
+//! write (backups, the index, journals, bundles, metrics, units): write a
+//! temporary file in the same folder, fsync it, rename or link it into place,
+//! fsync the folder; and permissions (streaming sha256 is `crate::hash`).
+//! Every temporary file is named `.tmp-<pid>-<n>-<name>`, so a killed process
+//! can leave only such files behind, which no command ever takes for a
+//! backup, and which the next run in that folder removes
+//! ([`remove_stale_temp_files`]).
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -140,19 +143,34 @@ fn effective_uid() -> u32 {
     }
 }
 
-/// A temporary path in `dir` that names our pid, so a later run can tell
-/// whether its writer is still alive.
+/// A temporary path in `dir` for `final_name`, unique in this process, that
+/// names our pid so a later run can tell whether its writer is still alive.
 pub fn temp_path(dir: &Path, final_name: &str) -> PathBuf {
-    dir.join(format!("{TEMP_PREFIX}{}-{final_name}", std::process::id()))
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(
+        "{TEMP_PREFIX}{}-{n}-{final_name}",
+        std::process::id()
+    ))
 }
 
 /// Opens a new file with the backup file mode; fails if it exists.
 pub fn create_new(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    create_new_with_mode(path, FILE_MODE)
+}
+
+/// Opens a new file for reading and writing with `mode` (exactly: the umask
+/// does not narrow it); fails if it exists.
+pub fn create_new_with_mode(path: &Path, mode: u32) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(true)
         .write(true)
         .create_new(true)
-        .mode(FILE_MODE)
-        .open(path)
+        .mode(mode)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))?;
+    Ok(file)
 }
 
 /// fsyncs a folder so a rename or link in it survives a power cut.
@@ -165,32 +183,123 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 pub fn publish_new(tmp: &Path, target: &Path) -> io::Result<()> {
     std::fs::hard_link(tmp, target)?;
     std::fs::remove_file(tmp)?;
-    if let Some(dir) = target.parent() {
-        sync_dir(dir)?;
-    }
-    Ok(())
+    sync_dir(parent(target))
 }
 
-/// Atomically replaces `target` with `bytes` (temp file, fsync, rename, fsync folder).
-pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let name = target
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("file");
-    let tmp = temp_path(dir, name);
-    let _ = std::fs::remove_file(&tmp);
-    let result = (|| {
-        let mut f = create_new(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, target)?;
-        sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+/// A temporary file beside its final path, removed on drop unless it was
+/// published: how every file here is written whole or not at all.
+pub struct TempFile {
+    path: Option<PathBuf>,
+    file: File,
+}
+
+impl TempFile {
+    /// A new temporary file in `target`'s folder, with `mode`.
+    pub fn beside(target: &Path, mode: u32) -> io::Result<TempFile> {
+        let name = target
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("file");
+        let path = temp_path(parent(target), name);
+        let file = create_new_with_mode(&path, mode)?;
+        Ok(TempFile {
+            path: Some(path),
+            file,
+        })
     }
-    result
+
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    pub fn path(&self) -> &Path {
+        self.path.as_deref().expect("an unpublished temporary file")
+    }
+
+    /// fsyncs the file and renames it over `target` (replacing it), then
+    /// fsyncs the folder.
+    pub fn replace(mut self, target: &Path) -> io::Result<()> {
+        self.file.sync_all()?;
+        let path = self.path.take().expect("an unpublished temporary file");
+        if let Err(e) = std::fs::rename(&path, target) {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        sync_dir(parent(target))
+    }
+
+    /// fsyncs the file and links it to `target` only if `target` does not
+    /// exist: `Ok(false)` when it does (and the temporary file is removed).
+    /// On file systems without hard links (FAT, some network shares) it
+    /// falls back to check-then-rename, which callers holding a lock accept.
+    pub fn create_new(mut self, target: &Path) -> io::Result<bool> {
+        self.file.sync_all()?;
+        let path = self.path.take().expect("an unpublished temporary file");
+        let created = match std::fs::hard_link(&path, target) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
+            Err(_) if target.exists() => false,
+            Err(_) => {
+                if let Err(e) = std::fs::rename(&path, target) {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e);
+                }
+                sync_dir(parent(target))?;
+                return Ok(true);
+            }
+        };
+        let _ = std::fs::remove_file(&path);
+        if created {
+            sync_dir(parent(target))?;
+        }
+        Ok(created)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(path) = self.path.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Atomically replaces `target` with `bytes` (temp file, fsync, rename, fsync
+/// folder); the new file has [`FILE_MODE`].
+pub fn write_atomic(target: &Path, bytes: &[u8]) -> io::Result<()> {
+    write_atomic_with_mode(target, bytes, FILE_MODE)
+}
+
+/// [`write_atomic`] with another mode.
+pub fn write_atomic_with_mode(target: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let mut tmp = TempFile::beside(target, mode)?;
+    tmp.file().write_all(bytes)?;
+    tmp.replace(target)
+}
+
+/// Creates `target` holding `bytes` only if it does not exist yet (`Ok(false)`
+/// if it does); it appears with its whole content or not at all.
+pub fn create_new_atomic(target: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let mut tmp = TempFile::beside(target, FILE_MODE)?;
+    tmp.file().write_all(bytes)?;
+    tmp.create_new(target)
+}
+
+/// Removes `path` durably; a file that is already gone is not an error.
+pub fn remove_durable(path: &Path) -> io::Result<()> {
+    match std::fs::remove_file(path) {
+        Ok(()) => sync_dir(parent(path)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The folder of `path` (`.` for a bare name).
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Removes `.tmp-<pid>-*` files in `dir` whose writer process is gone.
@@ -237,6 +346,39 @@ mod tests {
         std::fs::write(&tmp, b"new").unwrap();
         assert!(publish_new(&tmp, &a).is_err());
         assert_eq!(std::fs::read(&a).unwrap(), b"old");
+    }
+
+    #[test]
+    fn a_temp_file_is_published_whole_or_leaves_nothing() {
+        let d = tempfile::tempdir().unwrap();
+        let names = || {
+            let mut v: Vec<String> = std::fs::read_dir(d.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .collect();
+            v.sort();
+            v
+        };
+        let target = d.path().join("journal.json");
+        // Dropped unpublished (a failed write): nothing is left.
+        let mut tmp = TempFile::beside(&target, FILE_MODE).unwrap();
+        tmp.file().write_all(b"half").unwrap();
+        drop(tmp);
+        assert!(names().is_empty());
+        // Created once; a second create leaves the first and no temp file.
+        assert!(create_new_atomic(&target, b"first").unwrap());
+        assert!(!create_new_atomic(&target, b"second").unwrap());
+        assert_eq!(std::fs::read(&target).unwrap(), b"first");
+        assert_eq!(names(), ["journal.json"]);
+        // Replaced, with the mode asked for whatever the umask.
+        write_atomic_with_mode(&target, b"new", 0o644).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        let mode = std::fs::metadata(&target).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o644);
+        assert_eq!(names(), ["journal.json"]);
+        remove_durable(&target).unwrap();
+        remove_durable(&target).unwrap();
+        assert!(names().is_empty());
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! them and can only be written once the payload has been streamed (reading each input
 //! exactly once, whatever its size).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -20,6 +20,7 @@ use zip::{CompressionMethod, ZipWriter};
 use super::error::BundleError;
 use super::manifest::{render_sums, Manifest, ManifestEntry, MANIFEST_FORMAT_VERSION};
 use super::names::{check_entry_name, BACKUP_ENTRY, MANIFEST, MIGRATIONS_DIR, SHA256SUMS};
+use crate::fsutil::TempFile;
 use crate::hash::{sha256_file, HashingReader};
 
 /// Deflate level of every entry; fixed so that output does not depend on defaults.
@@ -63,6 +64,9 @@ pub fn bundle_file_name(version: &semver::Version) -> String {
     format!("ign-scripts-{version}.zip")
 }
 
+/// Bundles and their `.sha256` are meant to be shipped: readable by all.
+const BUNDLE_MODE: u32 = 0o644;
+
 /// Builds `<out_dir>/ign-scripts-X.Y.Z.zip` and `<zip>.sha256`.
 ///
 /// The zip is written to a temporary file in `out_dir`, synced and renamed into place, so a
@@ -74,21 +78,30 @@ pub fn build_package(req: &PackageRequest) -> Result<PackageOutcome, BundleError
 
     let file_name = bundle_file_name(&req.app_version);
     let zip_path = req.out_dir.join(&file_name);
-    let (tmp_path, tmp_file) = create_temp_beside(&zip_path)?;
-    let mut tmp = TempGuard(Some(tmp_path.clone()));
-
-    let entries = write_zip(req, &sources, tmp_file, &tmp_path)?;
-    fs::rename(&tmp_path, &zip_path)
+    // Temporary files of killed runs in the output folder go first.
+    crate::fsutil::remove_stale_temp_files(&req.out_dir);
+    let mut tmp = TempFile::beside(&zip_path, BUNDLE_MODE)
+        .map_err(|e| BundleError::io("create a temporary file in", &req.out_dir, e))?;
+    let tmp_path = tmp.path().to_path_buf();
+    let file = tmp
+        .file()
+        .try_clone()
+        .map_err(|e| BundleError::io("write the bundle", &tmp_path, e))?;
+    let entries = write_zip(req, &sources, file, &tmp_path)?;
+    tmp.replace(&zip_path)
         .map_err(|e| BundleError::io("move the finished bundle to", &zip_path, e))?;
-    tmp.0 = None;
 
     let sha256 = sha256_file(&zip_path).map_err(|e| BundleError::io("read back", &zip_path, e))?;
     let size = fs::metadata(&zip_path)
         .map_err(|e| BundleError::io("read back", &zip_path, e))?
         .len();
     let sum_path = req.out_dir.join(format!("{file_name}.sha256"));
-    write_atomically(&sum_path, format!("{sha256}  {file_name}\n").as_bytes())?;
-    sync_dir(&req.out_dir);
+    crate::fsutil::write_atomic_with_mode(
+        &sum_path,
+        format!("{sha256}  {file_name}\n").as_bytes(),
+        BUNDLE_MODE,
+    )
+    .map_err(|e| BundleError::io("write", &sum_path, e))?;
 
     Ok(PackageOutcome {
         zip_path,
@@ -277,69 +290,6 @@ fn zip_timestamp(epoch: Option<i64>) -> zip::DateTime {
         t.second() as u8,
     )
     .unwrap_or_default()
-}
-
-/// Removes the temporary file unless disarmed, so errors leave nothing behind.
-struct TempGuard(Option<PathBuf>);
-
-impl Drop for TempGuard {
-    fn drop(&mut self) {
-        if let Some(path) = self.0.take() {
-            let _ = fs::remove_file(path);
-        }
-    }
-}
-
-/// Creates a new, uniquely named temporary file in the same folder as `target`, so the
-/// final rename stays on one filesystem and is atomic.
-fn create_temp_beside(target: &Path) -> Result<(PathBuf, File), BundleError> {
-    let dir = target.parent().unwrap_or(Path::new("."));
-    let base = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut attempt = 0u32;
-    loop {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let path = dir.join(format!(
-            ".{base}.tmp-{}-{nanos}-{attempt}",
-            std::process::id()
-        ));
-        let mut options = OpenOptions::new();
-        options.write(true).read(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o644);
-        match options.open(&path) {
-            Ok(file) => return Ok((path, file)),
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempt < 100 => attempt += 1,
-            Err(e) => return Err(BundleError::io("create a temporary file in", dir, e)),
-        }
-    }
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), BundleError> {
-    let (tmp_path, mut file) = create_temp_beside(path)?;
-    let mut guard = TempGuard(Some(tmp_path.clone()));
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| BundleError::io("write", &tmp_path, e))?;
-    fs::rename(&tmp_path, path).map_err(|e| BundleError::io("write", path, e))?;
-    guard.0 = None;
-    Ok(())
-}
-
-/// Makes the renames durable. Best effort: not every platform can sync a folder, and the
-/// files themselves are already synced.
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
 }
 
 #[cfg(test)]
