@@ -11,7 +11,22 @@ fn main() {
         .enable_all()
         .build()
         .expect("cannot start the async runtime");
-    let code = runtime.block_on(ign_setup::cli::run(opt));
+    // Ctrl-C: the library says what it means now; the binary acts on it.
+    ign_setup::interrupt::save_terminal();
+    let cancel = ign_setup::interrupt::Cancel::new();
+    let on_signal = cancel.clone();
+    runtime.spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            let reaction = on_signal.interrupt();
+            if let Some(code) = reaction.exit_code() {
+                ign_setup::interrupt::restore_terminal();
+                eprintln!("\n{}", reaction.message());
+                std::process::exit(code);
+            }
+            eprintln!("\n{}", reaction.message());
+        }
+    });
+    let code = runtime.block_on(ign_setup::cli::run(opt, cancel));
     // Leave without waiting for pooled connections to close politely.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
     std::process::exit(code);

@@ -61,6 +61,7 @@ pub async fn run(ctx: &Context, args: DrillArgs) -> Result<Report> {
         configured_database: ctx.settings.connect.database.clone(),
         backup_dir: ctx.settings.backup_dir.clone(),
         progress: !ctx.out.json,
+        cancel: ctx.cancel.clone(),
     };
     let r = drill(&req).await?;
     let mut human = format!(

@@ -78,9 +78,15 @@ pub async fn upgrade(ctx: &Context, args: UpgradeArgs) -> Result<Report> {
             .unwrap_or_default(),
         plan.to
     ))?;
-    let outcome =
-        lifecycle::execute_upgrade(Arc::new(db), &store(ctx), &catalog, &plan, !ctx.out.json)
-            .await?;
+    let outcome = lifecycle::execute_upgrade(
+        Arc::new(db),
+        &store(ctx),
+        &catalog,
+        &plan,
+        !ctx.out.json,
+        &ctx.cancel,
+    )
+    .await?;
     let human = format!(
         "Upgraded {} -> {}: {} migration file{} applied, {} verify quer{} passed, version recorded.",
         plan.from.as_ref().map(|v| v.to_string()).unwrap_or_default(),
@@ -230,6 +236,7 @@ pub async fn install(ctx: &Context, args: InstallArgs) -> Result<Report> {
                 &catalog,
                 &plan,
                 !ctx.out.json,
+                &ctx.cancel,
                 args.allow_schema_loss,
             )
             .await?;

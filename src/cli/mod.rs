@@ -76,6 +76,8 @@ pub struct Context {
     pub global: GlobalArgs,
     /// The config file that was read, and what named it.
     pub config_file: Option<(PathBuf, Source)>,
+    /// Ctrl-C, as the binary reports it; passed to every operation.
+    pub cancel: crate::interrupt::Cancel,
 }
 
 impl Context {
@@ -229,7 +231,9 @@ pub fn usage_error(err: clap::Error) -> i32 {
 }
 
 /// Runs a parsed command line; returns the process exit code.
-pub async fn run(opt: Opt) -> i32 {
+/// `cancel` is the token the caller's Ctrl-C handler requests
+/// ([`crate::interrupt::Cancel::interrupt`]).
+pub async fn run(opt: Opt, cancel: crate::interrupt::Cancel) -> i32 {
     crate::log::set_verbosity(opt.global.verbose);
     crate::log::set_quiet(opt.global.quiet);
     let out = Output::new(opt.global.json);
@@ -277,10 +281,10 @@ pub async fn run(opt: Opt) -> i32 {
             interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
             global: opt.global.clone(),
             config_file,
+            cancel,
         };
         dispatch(&ctx, opt.command).await
     };
-    crate::interrupt::install();
     let result = result.await;
     if let (Some(op), Some((file, backup_dir))) = (operation, &metrics_target) {
         let run = op.map(|op| {

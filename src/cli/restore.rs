@@ -82,6 +82,7 @@ pub async fn run(
         &store,
         &plan,
         !ctx.out.json,
+        &ctx.cancel,
         allow_schema_loss,
     )
     .await?;
@@ -128,7 +129,8 @@ pub async fn run(
 pub async fn recover(ctx: &Context) -> Result<Report> {
     let password = ctx.settings.connect.password.resolve(ctx.interactive)?;
     let db = Db::connect(&ctx.settings.connect, &password).await?;
-    let report = crate::operation::recover(Arc::new(db), &store(ctx), !ctx.out.json).await?;
+    let report =
+        crate::operation::recover(Arc::new(db), &store(ctx), !ctx.out.json, &ctx.cancel).await?;
     Ok(Report::new(
         report.message.clone(),
         json::RecoveryDocument {
@@ -152,7 +154,8 @@ pub async fn recover_if_needed(ctx: &Context, db: Db) -> Result<Db> {
         entry.operation, entry.started_at
     ));
     let db = Arc::new(db);
-    let report = crate::operation::recover(Arc::clone(&db), &store, !ctx.out.json).await?;
+    let report =
+        crate::operation::recover(Arc::clone(&db), &store, !ctx.out.json, &ctx.cancel).await?;
     ctx.out.note(&report.message);
     Arc::try_unwrap(db)
         .map_err(|_| Error::Io("the connection is still shared after recovery".into()))

@@ -119,6 +119,8 @@ pub struct DrillRequest {
     pub configured_database: Option<String>,
     pub backup_dir: PathBuf,
     pub progress: bool,
+    /// Stops the load at the next batch when requested.
+    pub cancel: crate::interrupt::Cancel,
 }
 
 fn resolved(uri: &BoltUri) -> Vec<SocketAddr> {
@@ -205,7 +207,7 @@ pub async fn drill(req: &DrillRequest) -> Result<DrillReport, DrillError> {
     let (outcome, cleanup) =
         crate::operation::locked(&db, &req.backup_dir, "drill", async |db: &Db| {
             refuse_unless_empty(db, &target_label).await?;
-            let outcome = run_checks(db, &req.source, &report, req.progress).await;
+            let outcome = run_checks(db, &req.source, &report, req.progress, &req.cancel).await;
             Ok::<_, DrillError>((outcome, empty_again(db).await))
         })
         .await?;
@@ -299,10 +301,19 @@ async fn run_checks(
     path: &Path,
     report: &VerifyReport,
     progress: bool,
+    cancel: &crate::interrupt::Cancel,
 ) -> Result<Checked, DrillError> {
     let mut checks = Vec::new();
-    match crate::restore::replace_database(db, path, report, progress, LoadPurpose::Restore, &[])
-        .await
+    match crate::restore::replace_database(
+        db,
+        path,
+        report,
+        progress,
+        LoadPurpose::Restore,
+        cancel,
+        &[],
+    )
+    .await
     {
         Ok(outcome) => {
             checks.push(Check {

@@ -47,6 +47,10 @@ pub(crate) trait Executor {
     async fn verify(&self, file: &str, query: &str) -> Result<Vec<OkCell>, GraphError>;
     /// Records a migration file as applied.
     async fn record(&self, m: &Migration, duration_ms: u64) -> Result<(), StateError>;
+    /// Whether a stop was asked for (Ctrl-C): checked before each statement.
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// The verify rule: exactly one row, with a boolean `ok` that is true.
@@ -108,7 +112,7 @@ async fn run_versions_into<E: Executor>(
             for group in group_into_transactions(&m.statements) {
                 // Ctrl-C stops before the next statement (or transaction of
                 // data statements); the runner then rolls back.
-                if crate::interrupt::requested() {
+                if exec.cancelled() {
                     return Err(StepError::Interrupted {
                         version: m.version.clone(),
                         file: m.name.clone(),
@@ -156,7 +160,7 @@ async fn run_versions_into<E: Executor>(
                 source,
             })?;
             crate::faults::pause("upgrade.migration").await;
-            if crate::interrupt::requested() {
+            if exec.cancelled() {
                 return Err(StepError::Interrupted {
                     version: m.version.clone(),
                     file: m.name.clone(),
@@ -190,9 +194,14 @@ fn one_line(q: &str) -> String {
 /// The real executor.
 pub(crate) struct DbExecutor<'a> {
     pub db: &'a Db,
+    pub cancel: &'a crate::interrupt::Cancel,
 }
 
 impl Executor for DbExecutor<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.requested()
+    }
+
     async fn alone(&self, m: &Migration, stmt: &Statement) -> Result<(), GraphError> {
         let file = m.path.to_string_lossy();
         let origin = Origin::Migration {
@@ -442,11 +451,13 @@ pub async fn execute_upgrade(
     catalog: &Catalog,
     plan: &UpgradePlan,
     progress: bool,
+    cancel: &crate::interrupt::Cancel,
 ) -> Result<UpgradeOutcome, LifecycleError> {
     let env = Env {
         db,
         store,
         progress,
+        cancel,
     };
     let spec = spec(
         OperationKind::Upgrade,
@@ -455,7 +466,7 @@ pub async fn execute_upgrade(
         plan.safety,
     );
     let done = operation::run(&env, spec, async |db: &Db| {
-        migrate_and_record(db, catalog, plan).await
+        migrate_and_record(db, catalog, plan, cancel).await
     })
     .await?;
     Ok(UpgradeOutcome {
@@ -472,8 +483,9 @@ pub(crate) async fn migrate_and_record(
     db: &Db,
     catalog: &Catalog,
     plan: &UpgradePlan,
+    cancel: &crate::interrupt::Cancel,
 ) -> Result<Vec<AppliedFile>, MigrationFailure> {
-    let applied = run_versions(&DbExecutor { db }, plan).await?;
+    let applied = run_versions(&DbExecutor { db, cancel }, plan).await?;
     let after = async {
         state::record_version(db, &plan.to)
             .await
@@ -498,6 +510,8 @@ mod tests {
         log: RefCell<Vec<String>>,
         fail_on: Option<&'static str>,
         verify_answer: Vec<OkCell>,
+        /// Asks to stop once this many statements or transactions ran.
+        stop_after: Option<usize>,
     }
 
     impl Fake {
@@ -513,6 +527,16 @@ mod tests {
     }
 
     impl Executor for Fake {
+        fn cancelled(&self) -> bool {
+            self.stop_after.is_some_and(|n| {
+                self.log
+                    .borrow()
+                    .iter()
+                    .filter(|l| !l.starts_with("record"))
+                    .count()
+                    >= n
+            })
+        }
         async fn alone(&self, _: &Migration, stmt: &Statement) -> Result<(), GraphError> {
             self.log
                 .borrow_mut()
@@ -608,6 +632,30 @@ mod tests {
             ]
         );
         assert_eq!(done.len(), 3);
+    }
+
+    #[test]
+    fn a_stop_request_ends_the_run_before_the_next_statement() {
+        let (_t, p) = plan(FILES, Some("1.4.0"), "1.10.0");
+        let fake = Fake {
+            verify_answer: vec![OkCell::Bool(true)],
+            stop_after: Some(1),
+            ..Fake::default()
+        };
+        let err = block_on(run_versions(&fake, &p)).unwrap_err();
+        assert!(
+            matches!(
+                err.step,
+                StepError::Interrupted {
+                    before_line: Some(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // One statement ran; nothing after it, nothing recorded.
+        assert_eq!(fake.log.borrow().len(), 1, "{:?}", fake.log.borrow());
+        assert!(err.applied.is_empty());
     }
 
     #[test]

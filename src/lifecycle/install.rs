@@ -328,6 +328,7 @@ pub async fn execute_install(
     catalog: &Catalog,
     plan: &InstallPlan,
     progress: bool,
+    cancel: &crate::interrupt::Cancel,
     allow_schema_loss: bool,
 ) -> Result<InstallOutcome, LifecycleError> {
     plan.check_schema(allow_schema_loss)?;
@@ -335,6 +336,7 @@ pub async fn execute_install(
         db,
         store,
         progress,
+        cancel,
     };
     let spec = spec(
         OperationKind::Install,
@@ -351,13 +353,14 @@ pub async fn execute_install(
                 &initial.report,
                 progress,
                 crate::restore::LoadPurpose::Restore,
+                cancel,
                 &initial.schema_gaps,
             )
             .await
             .map_err(StepError::Load)?;
             baselined = mark_loaded_history(db, catalog, &initial.data_version).await?;
         }
-        let applied = migrate_and_record(db, catalog, &plan.upgrade).await?;
+        let applied = migrate_and_record(db, catalog, &plan.upgrade, cancel).await?;
         Ok::<_, MigrationFailure>((baselined, applied))
     })
     .await?;

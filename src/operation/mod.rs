@@ -57,6 +57,8 @@ pub struct Env<'a> {
     pub db: Arc<Db>,
     pub store: &'a BackupStore,
     pub progress: bool,
+    /// Asked at each step of the change; Ctrl-C in the binary requests it.
+    pub cancel: &'a crate::interrupt::Cancel,
 }
 
 /// A finished operation: the body's value and the safety backup taken first.
@@ -227,7 +229,7 @@ async fn run_locked<T, E>(
         let _ = marker::close(db, journal).await;
         return Err(StartError::from(e).into());
     }
-    let _section = crate::interrupt::DestructiveSection::enter();
+    let _section = env.cancel.destructive();
     match body(db).await {
         Ok(value) => {
             // Finished: `done`, the marker removed, the journal closed.
@@ -324,7 +326,9 @@ async fn roll_back<E>(
         if attempt > 0 {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
-        match recover::restore_from_entry(&env.db, env.store, &entry, env.progress).await {
+        match recover::restore_from_entry(&env.db, env.store, &entry, env.progress, env.cancel)
+            .await
+        {
             Ok((restored, schema)) => {
                 // Rolled back: the marker goes with the journal (left open if
                 // this fails; the next run closes it).

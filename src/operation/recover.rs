@@ -56,6 +56,7 @@ pub(super) async fn restore_from_entry(
     store: &BackupStore,
     entry: &JournalEntry,
     progress: bool,
+    cancel: &crate::interrupt::Cancel,
 ) -> Result<(String, SchemaOutcome), RestoreError> {
     match &entry.safety_backup {
         Some(file) => {
@@ -66,8 +67,16 @@ pub(super) async fn restore_from_entry(
                     .await
                     .map_err(|e| RestoreError::Internal(e.to_string()))??
             };
-            let schema =
-                replace_database(db, &path, &report, progress, LoadPurpose::Rollback, &[]).await?;
+            let schema = replace_database(
+                db,
+                &path,
+                &report,
+                progress,
+                LoadPurpose::Rollback,
+                cancel,
+                &[],
+            )
+            .await?;
             Ok((file.clone(), schema))
         }
         None => {
@@ -101,11 +110,12 @@ pub async fn recover_if_needed(
     db: Arc<Db>,
     store: &BackupStore,
     progress: bool,
+    cancel: &crate::interrupt::Cancel,
 ) -> Result<Option<RecoveryReport>, RecoverError> {
     if pending(store)?.is_none() {
         return Ok(None);
     }
-    recover(db, store, progress).await.map(Some)
+    recover(db, store, progress, cancel).await.map(Some)
 }
 
 /// Finishes what an interrupted restore, upgrade or install left: if it had
@@ -122,6 +132,7 @@ pub async fn recover(
     db: Arc<Db>,
     store: &BackupStore,
     progress: bool,
+    cancel: &crate::interrupt::Cancel,
 ) -> Result<RecoveryReport, RecoverError> {
     // A damaged journal is not refused here: the marker says what, if
     // anything, is unfinished (see `recover_one`).
@@ -165,7 +176,7 @@ pub async fn recover(
         // A journal and, behind it, the marker of another operation: at most
         // two rounds of real work; the third only finds nothing.
         for _ in 0..3 {
-            match recover_one(db, store, progress, &mut report).await? {
+            match recover_one(db, store, progress, cancel, &mut report).await? {
                 Some(m) => messages.push(m),
                 None => break,
             }
@@ -185,6 +196,7 @@ async fn recover_one(
     db: &Db,
     store: &BackupStore,
     progress: bool,
+    cancel: &crate::interrupt::Cancel,
     report: &mut RecoveryReport,
 ) -> Result<Option<String>, RecoverError> {
     let in_db = marker::read(db).await.map_err(SafetyError::from)?;
@@ -243,8 +255,8 @@ async fn recover_one(
     if let Some(m) = &in_db {
         check_safety_backup(store, m)?;
     }
-    let _section = crate::interrupt::DestructiveSection::enter();
-    let (restored, schema) = restore_from_entry(db, store, &entry, progress).await?;
+    let _section = cancel.destructive();
+    let (restored, schema) = restore_from_entry(db, store, &entry, progress, cancel).await?;
     marker::close(db, journal).await?;
     let message = format!(
         "The interrupted {op} from {} was rolled back: the database was restored from {restored} and verified.{}",

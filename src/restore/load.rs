@@ -208,6 +208,7 @@ pub async fn load_data(
     rel_total: u64,
     progress: bool,
     purpose: super::LoadPurpose,
+    cancel: &crate::interrupt::Cancel,
 ) -> Result<Loaded, RestoreError> {
     let idf = db.id_function();
     // Sized from the verified node count (capped: growing stays possible).
@@ -237,7 +238,7 @@ pub async fn load_data(
     let mut result: Result<(), RestoreError> = Ok(());
     let mut inflight: FuturesUnordered<Pending<'_>> = FuturesUnordered::new();
     'batches: while let Some(batch) = rx.recv().await {
-        if purpose == super::LoadPurpose::Restore && crate::interrupt::requested() {
+        if purpose == super::LoadPurpose::Restore && cancel.requested() {
             result = Err(RestoreError::Interrupted);
             break;
         }

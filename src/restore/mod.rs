@@ -219,6 +219,7 @@ pub async fn replace_database(
     expected: &VerifyReport,
     progress: bool,
     purpose: LoadPurpose,
+    cancel: &crate::interrupt::Cancel,
     skip: &[SchemaGap],
 ) -> Result<SchemaOutcome, RestoreError> {
     let who = match purpose {
@@ -248,6 +249,7 @@ pub async fn replace_database(
         expected.relationship_count,
         progress,
         purpose,
+        cancel,
     )
     .await?;
     step(format!(
@@ -307,6 +309,7 @@ pub async fn restore(
     store: &BackupStore,
     plan: &RestorePlan,
     progress: bool,
+    cancel: &crate::interrupt::Cancel,
     allow_schema_loss: bool,
 ) -> Result<RestoreOutcome, RestoreError> {
     plan.check_schema(allow_schema_loss)?;
@@ -333,6 +336,7 @@ pub async fn restore(
         db,
         store,
         progress,
+        cancel,
     };
     let done = operation::run(&env, spec, async |db: &Db| {
         replace_database(
@@ -341,6 +345,7 @@ pub async fn restore(
             &plan.backup,
             progress,
             LoadPurpose::Restore,
+            cancel,
             &plan.schema_gaps,
         )
         .await
