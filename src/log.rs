@@ -27,12 +27,12 @@ pub fn verbose() -> bool {
 /// A line for `-v`; silent otherwise.
 pub fn debug(msg: impl AsRef<str>) {
     if verbose() {
-        eprintln!("debug: {}", msg.as_ref());
+        crate::progress::eprint_line(&format!("debug: {}", msg.as_ref()));
     }
 }
 
 /// A warning about the tool's own setup (not about the user's data), shown
 /// whatever the verbosity.
 pub fn warn(msg: impl AsRef<str>) {
-    eprintln!("warning: {}", msg.as_ref());
+    crate::progress::eprint_line(&format!("warning: {}", msg.as_ref()));
 }

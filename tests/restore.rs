@@ -343,3 +343,50 @@ fn every_property_type_round_trips_through_restore() {
     assert_eq!(a.len(), 7);
     assert_eq!(a, b, "and the same bytes for every property");
 }
+
+/// On a pipe, progress is silent unless `-v`; with `-v` each phase says where
+/// it is in plain lines on stderr (first and last, and every few seconds in
+/// between), and stdout still carries only the result.
+#[test]
+fn on_a_pipe_progress_is_plain_lines_with_v_and_silent_without() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 1500) AS i CREATE (:Function {name: 'f' + toString(i)})");
+    t.exec("MATCH (a:Function {name: 'f1'}), (b:Function) WHERE b.name IN ['f2', 'f3'] CREATE (a)-[:CALLS]->(b)");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    let run = |verbose: bool| {
+        let mut cmd = t.cmd();
+        if verbose {
+            cmd.arg("-v");
+        }
+        let out = cmd
+            .args(["backup", "restore", "--yes", "--file", &file, "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .clone();
+        let stdout: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(stdout["ok"], true);
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let quiet = run(false);
+    assert!(!quiet.contains("restore nodes"), "{quiet}");
+    // --json keeps progress off even with -v; without --json, -v shows it.
+    let out = t
+        .cmd()
+        .args(["-v", "backup", "restore", "--yes", "--file", &file])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("restore nodes: 0/1,500"), "{stderr}");
+    assert!(
+        stderr.contains("restore nodes: 1,500/1,500 done in"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("restore rels: 2/2 done in"), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert!(!stdout.contains("restore nodes"), "{stdout}");
+    assert!(!run(true).contains("restore nodes"));
+}

@@ -88,7 +88,7 @@ impl Output {
     /// carries only the JSON document).
     pub fn note(&self, msg: impl AsRef<str>) {
         if !crate::log::quiet() {
-            eprintln!("{}", msg.as_ref());
+            crate::progress::eprint_line(msg.as_ref());
         }
     }
 }
