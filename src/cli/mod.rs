@@ -315,10 +315,11 @@ async fn dispatch(ctx: &Context, command: Command) -> Result<Report> {
             BackupCommand::Status => backup::status(ctx).await,
             BackupCommand::Init { reason } => backup::init(ctx, reason).await,
             BackupCommand::Restore {
+                backup,
                 file,
                 confirm,
                 allow_schema_loss,
-            } => restore::run(ctx, file, confirm, allow_schema_loss).await,
+            } => restore::run(ctx, backup.or(file), confirm, allow_schema_loss).await,
             BackupCommand::Prune(args) => prune::run(ctx, &args),
             BackupCommand::Delete { names, dry_run } => prune::delete(ctx, &names, dry_run),
             BackupCommand::Drill(args) => drill::run(ctx, args).await,

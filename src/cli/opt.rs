@@ -234,7 +234,11 @@ pub enum BackupCommand {
     /// Replace the database with a backup (a verified safety backup is taken
     /// first; any failure rolls back to it)
     Restore {
-        /// A file name in the backup folder, or a path [default: the newest backup]
+        /// A file name in the backup folder, or a path (as for `backup info`
+        /// and `backup verify`) [default: the newest full backup]
+        #[arg(value_name = "FILE", conflicts_with = "file")]
+        backup: Option<String>,
+        /// The same, as a flag (the original tool's spelling)
         #[arg(long)]
         file: Option<String>,
         /// Same as --yes (the original tool's flag)
