@@ -947,9 +947,14 @@ fn damaged_corpus(good: &[u8]) -> Vec<Bad> {
         bytes: Some(good[..good.len() * 2 / 3].to_vec()),
         says: "not valid JSON",
     });
+    // Structure, not a string's content, is garbled: the data section's
+    // `"relationships"` key (in the middle of a string the file would still
+    // be JSON, and only its checksum would catch it).
     let mut garbled = good.to_vec();
-    let mid = good.len() / 2;
-    garbled[mid..mid + 8].copy_from_slice(b"}}]]{{:,");
+    let at = String::from_utf8_lossy(good)
+        .rfind("\"relationships\"")
+        .expect("the data section names its relationships");
+    garbled[at..at + 8].copy_from_slice(b"}}]]{{:,");
     out.push(Bad {
         name: "garbled",
         bytes: Some(garbled),

@@ -745,23 +745,21 @@ fn usage_errors_have_the_json_shape_and_package_counts_entries_one_way() {
     assert!(human(&["package", "verify", "release/ign-scripts-1.4.0.zip"]).contains(&line));
 }
 
-#[test]
-fn doctor_and_status_report_an_interrupted_restore_and_leave_it_to_recover() {
-    let t = TestDb::acquire();
+/// A backup of 3,000 nodes, then a database of 10 of them: what a restore
+/// replaces and what a rollback must bring back.
+fn backup_then_change(t: &TestDb) -> (String, Vec<String>) {
     t.exec("UNWIND range(1, 3000) AS i CREATE (:Function {i: i})");
     t.cmd().args(["backup", "create"]).assert().success();
     let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
     t.exec("MATCH (f:Function) WHERE f.i > 10 DELETE f");
-    let before = crate::support::db_content(&t.db);
-    let hold = crate::support::Hold::at("restore.batch");
-    let mut child = hold
-        .apply(&mut t.std_cmd())
-        .args(["backup", "restore", "--yes", "--file", &file])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    hold.wait_reached(&mut child);
+    (file, crate::support::db_content(&t.db))
+}
+
+#[test]
+fn doctor_and_status_report_an_interrupted_restore_and_leave_it_to_recover() {
+    let t = TestDb::acquire();
+    let (file, before) = backup_then_change(&t);
+    let mut child = crate::support::restore_held_mid_load(&t, &file);
     let _ = child.kill();
     let _ = child.wait();
     let half = crate::support::db_content(&t.db);
@@ -790,20 +788,8 @@ fn doctor_and_status_report_an_interrupted_restore_and_leave_it_to_recover() {
 #[test]
 fn a_second_ctrl_c_during_a_restore_says_the_data_is_safe_and_recover_puts_it_back() {
     let t = TestDb::acquire();
-    t.exec("UNWIND range(1, 3000) AS i CREATE (:Function {i: i})");
-    t.cmd().args(["backup", "create"]).assert().success();
-    let file = timestamped_backups(&t.backup_dir()).pop().unwrap();
-    t.exec("MATCH (f:Function) WHERE f.i > 10 DELETE f");
-    let before = crate::support::db_content(&t.db);
-    let hold = crate::support::Hold::at("restore.batch");
-    let mut child = hold
-        .apply(&mut t.std_cmd())
-        .args(["backup", "restore", "--yes", "--file", &file])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    hold.wait_reached(&mut child);
+    let (file, before) = backup_then_change(&t);
+    let child = crate::support::restore_held_mid_load(&t, &file);
     let pid = child.id().to_string();
     for _ in 0..2 {
         assert!(Command::new("kill")

@@ -181,15 +181,7 @@ fn a_restore_killed_at_ten_points_is_recovered_by_the_next_run() {
     }
     // And one kill that surely lands while the database is being replaced:
     // held after the first batch of the load.
-    let hold = crate::support::Hold::at("restore.batch");
-    let mut child = hold
-        .apply(&mut t.std_cmd())
-        .args(["backup", "restore", "--yes", "--file", &file])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    hold.wait_reached(&mut child);
+    let mut child = crate::support::restore_held_mid_load(&t, &file);
     let _ = child.kill();
     let _ = child.wait();
     let journal = std::fs::read_to_string(&journal_path).unwrap();

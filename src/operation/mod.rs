@@ -379,14 +379,7 @@ pub async fn locked<T, E: From<SafetyError>>(
 mod tests {
     use super::*;
 
-    fn gap() -> SchemaGap {
-        SchemaGap {
-            name: "fn_key".into(),
-            kind: "constraint",
-            item: "constraint `fn_key` (NODE_KEY on :Function(name))".into(),
-            reason: "key constraints need Neo4j Enterprise Edition".into(),
-        }
-    }
+    use crate::graph::schema::ddl::example_gap as gap;
 
     #[test]
     fn a_rollback_that_could_not_recreate_something_says_so() {

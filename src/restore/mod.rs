@@ -363,14 +363,7 @@ pub async fn restore(
 mod tests {
     use super::*;
 
-    fn gap() -> SchemaGap {
-        SchemaGap {
-            name: "fn_key".into(),
-            kind: "constraint",
-            item: "constraint `fn_key` (NODE_KEY on :Function(name))".into(),
-            reason: "key constraints need Neo4j Enterprise Edition".into(),
-        }
-    }
+    use crate::graph::schema::ddl::example_gap as gap;
 
     #[test]
     fn a_refusal_lists_every_item_and_the_way_out() {

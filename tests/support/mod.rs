@@ -472,3 +472,19 @@ impl Hold {
         std::fs::write(self.dir.path().join(format!("{}.go", self.point)), b"").unwrap();
     }
 }
+
+/// `backup restore --yes --file FILE` held right after its first loaded
+/// batch, so the database is half-replaced; stderr is piped for the test to
+/// read. The caller kills or interrupts it.
+pub fn restore_held_mid_load(t: &TestDb, file: &str) -> std::process::Child {
+    let hold = Hold::at("restore.batch");
+    let mut child = hold
+        .apply(&mut t.std_cmd())
+        .args(["backup", "restore", "--yes", "--file", file])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    hold.wait_reached(&mut child);
+    child
+}

@@ -50,6 +50,17 @@ pub struct SchemaGap {
     pub reason: String,
 }
 
+/// A gap as tests of the messages that list gaps use it.
+#[cfg(test)]
+pub(crate) fn example_gap() -> SchemaGap {
+    SchemaGap {
+        name: "fn_key".into(),
+        kind: "constraint",
+        item: "constraint `fn_key` (NODE_KEY on :Function(name))".into(),
+        reason: "key constraints need Neo4j Enterprise Edition".into(),
+    }
+}
+
 impl SchemaGap {
     pub fn new(item: &SchemaItem, constraint: bool, reason: impl Into<String>) -> SchemaGap {
         SchemaGap {
