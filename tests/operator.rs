@@ -336,6 +336,64 @@ fn restore_without_file_takes_the_newest_full_backup_never_a_safety_one() {
         .stderr(predicate::str::contains("--file NAME"));
 }
 
+/// The backup is named the same way in `info`, `verify` and `restore`:
+/// positionally, with `--file` kept as the old spelling; both at once is a
+/// usage error that changes nothing.
+#[test]
+fn restore_takes_the_backup_positionally_or_by_file_and_not_both() {
+    let t = TestDb::acquire();
+    t.exec("CREATE (:Function {name: 'first'})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    // Retention keeps one full backup: the older one is kept outside the folder.
+    let name = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    let first = t.path("first.json").display().to_string();
+    std::fs::copy(t.backup_dir().join(&name), &first).unwrap();
+    t.exec("CREATE (:Function {name: 'second'})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let second = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    assert_ne!(name, second);
+    // Positional, a path: the older backup, although a newer full one exists.
+    let out = t
+        .cmd()
+        .args(["backup", "restore", "--yes", &first])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("newest full backup"), "{err}");
+    assert_eq!(
+        t.query("MATCH (f:Function) RETURN f.name AS n ORDER BY n")
+            .iter()
+            .map(|r| r["n"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>(),
+        ["first"]
+    );
+    // The old flag, a name in the backup folder: the newer one.
+    t.cmd()
+        .args(["backup", "restore", "--yes", "--file", &second])
+        .assert()
+        .success();
+    assert_eq!(t.count("MATCH (f:Function) RETURN count(f) AS c"), 2);
+    // Both: exit 2, in JSON too, and nothing changed (no safety backup, same data).
+    let before = crate::support::snapshot_dir(&t.backup_dir());
+    t.cmd()
+        .args(["backup", "restore", "--yes", &first, "--file", &second])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--file"));
+    let doc = run_json(
+        &t,
+        &["backup", "restore", "--yes", "--file", &second, &first],
+        2,
+    );
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["error"]["kind"], "usage");
+    assert_eq!(doc["error"]["exit_code"], 2);
+    assert_eq!(crate::support::snapshot_dir(&t.backup_dir()), before);
+    assert_eq!(t.count("MATCH (f:Function) RETURN count(f) AS c"), 2);
+}
+
 #[test]
 fn upgrade_without_to_goes_to_the_newest_release_and_versions_are_explained() {
     let t = TestDb::acquire();

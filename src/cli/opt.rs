@@ -233,6 +233,9 @@ pub enum BackupCommand {
     Status,
     /// Replace the database with a backup (a verified safety backup is taken
     /// first; any failure rolls back to it)
+    #[command(
+        after_help = "Examples:\n  ign-setup backup restore\n  ign-setup backup restore ign_scripts_db_backup_20261201_171040.json\n  ign-setup backup restore --yes /mnt/archive/nightly.json"
+    )]
     Restore {
         /// A file name in the backup folder, or a path (as for `backup info`
         /// and `backup verify`) [default: the newest full backup]

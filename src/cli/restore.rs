@@ -27,7 +27,7 @@ pub async fn run(
         None => {
             let newest = store.latest_full()?;
             ctx.out.note(format!(
-                "No --file given: taking the newest full backup, {}.",
+                "No backup named: taking the newest full backup, {}.",
                 newest.file
             ));
             newest.path
