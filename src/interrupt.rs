@@ -3,7 +3,7 @@
 //! batch and roll back; a second one exits immediately, leaving the journal
 //! for `ign-setup recover` (exit 32, with a message that says so). Either way
 //! the terminal's settings are put back first, so a Ctrl-C at the password
-//! prompt never leaves echo off.
+//! prompt never leaves echo off, and the `--json` error document is printed.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -59,22 +59,39 @@ impl Drop for DestructiveSection {
     }
 }
 
+/// Called with the fault and the message just before the handler exits (the
+/// CLI prints its `--json` error document there).
+static ON_EXIT: OnceLock<fn(crate::exit::Fault, &str)> = OnceLock::new();
+
+pub fn on_exit(report: fn(crate::exit::Fault, &str)) {
+    let _ = ON_EXIT.set(report);
+}
+
+fn leave(fault: crate::exit::Fault, message: &str) -> ! {
+    restore_terminal();
+    eprintln!("\n{message}");
+    if let Some(report) = ON_EXIT.get() {
+        report(fault, message);
+    }
+    std::process::exit(fault.code());
+}
+
 /// Installs the handler (call once, inside the runtime).
 pub fn install() {
     save_terminal();
     tokio::spawn(async {
         while tokio::signal::ctrl_c().await.is_ok() {
             if DESTRUCTIVE.load(Ordering::SeqCst) == 0 {
-                restore_terminal();
-                eprintln!("\ninterrupted; nothing was changed");
-                std::process::exit(130);
+                leave(
+                    crate::exit::Fault::Interrupted,
+                    "interrupted; nothing was changed",
+                );
             }
             if REQUESTED.swap(true, Ordering::SeqCst) {
-                restore_terminal();
-                eprintln!(
-                    "\ninterrupted in the middle of a change. Nothing is lost: the journal in the backup folder names the verified safety backup taken first, and `ign-setup recover` (or the next ign-setup command that connects) puts it back."
+                leave(
+                    crate::exit::Fault::RecoveryNeeded,
+                    "interrupted in the middle of a change. Nothing is lost: the journal in the backup folder names the verified safety backup taken first, and `ign-setup recover` (or the next ign-setup command that connects) puts it back.",
                 );
-                std::process::exit(crate::exit::RECOVERY_NEEDED);
             }
             eprintln!("\ninterrupt: stopping at the next step and rolling back (press Ctrl-C again to exit at once)");
         }

@@ -422,19 +422,19 @@ fn upgrade_without_to_goes_to_the_newest_release_and_versions_are_explained() {
 }
 
 /// A command in a real terminal: tmux runs it, the test types and reads the screen.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn available() -> bool {
+    pub(crate) fn available() -> bool {
         Command::new("tmux")
             .arg("-V")
             .output()
             .is_ok_and(|o| o.status.success())
     }
 
-    fn start(dir: &Path, env: &[(&str, &str)], command: &str) -> Tmux {
+    pub(crate) fn start(dir: &Path, env: &[(&str, &str)], command: &str) -> Tmux {
         let socket = format!(
             "ign-setup-test-{}-{:?}",
             std::process::id(),
@@ -465,7 +465,7 @@ impl Tmux {
         Tmux { socket }
     }
 
-    fn send(&self, keys: &[&str]) {
+    pub(crate) fn send(&self, keys: &[&str]) {
         let st = Command::new("tmux")
             .args(["-L", &self.socket, "send-keys", "-t", "0"])
             .args(keys)
@@ -474,7 +474,7 @@ impl Tmux {
         assert!(st.success());
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args([
                 "-L",
@@ -493,7 +493,7 @@ impl Tmux {
 
     /// Waits until the screen shows `text` (the program's own output is the
     /// synchronisation; the limit only stops a broken test from hanging).
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
         let start = Instant::now();
         loop {
             let s = self.screen();

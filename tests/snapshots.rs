@@ -111,9 +111,18 @@ fn snapshots_human_output() {
     let varying = vec![
         (r"/tmp/\.tmp[A-Za-z0-9]+", "[TMP]"),
         (r"[0-9a-f]{64}", "[SHA256]"),
-        (r"ign_scripts_db_backup_\d{8}_\d{6}(_\d+)?\.json", "[BACKUP]"),
-        (r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", "[TIME]"),
-        (r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{2}:\d{2}", "[LOCAL TIME]"),
+        (
+            r"ign_scripts_db_backup_\d{8}_\d{6}(_\d+)?\.json",
+            "[BACKUP]",
+        ),
+        (
+            r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})",
+            "[TIME]",
+        ),
+        (
+            r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} [+-]\d{2}:\d{2}",
+            "[LOCAL TIME]",
+        ),
         (r"just now|\d+ (minute|hour|day)s?( ago)?", "[AGE]"),
         (r"\d+(\.\d+)? (B|KiB|MiB|GiB)\b", "[SIZE]"),
         (r"\d+ ms\b", "[MS]"),

@@ -229,6 +229,8 @@ async fn read_graph(
             let offsets = resolve_zones(db, &mut txn, idf, "MATCH (e) WHERE", &id, &props).await?;
             writer.write_node_resolved(&id, &labels, &props, &offsets)?;
             bar.inc(1);
+            // Tests interrupt or cut the connection here, mid-file.
+            crate::faults::pause("backup.node").await;
         }
         bar.finish();
         bar = Progress::new(progress, "backup rels", total_rels);

@@ -10,7 +10,6 @@ use crate::backup::BackupStore;
 use crate::config::{process_env, BoltUri, ConfigError, ConnectSettings, PasswordSource, Secret};
 use crate::drill::{drill, DrillError, DrillRequest};
 use crate::error::Result;
-use crate::exit;
 
 /// The drill password: `--into-password-file`, else `IGN_SETUP_DRILL_PASSWORD`.
 fn password(args: &DrillArgs) -> std::result::Result<Secret, DrillError> {
@@ -81,6 +80,19 @@ pub async fn run(ctx: &Context, args: DrillArgs) -> Result<Report> {
         if r.emptied { "yes" } else { "no" },
         r.duration_seconds
     ));
-    let code = if r.ok { exit::OK } else { exit::INVALID_INPUT };
-    Ok(Report::new(human, json!({ "ok": r.ok, "drill": r })).with_exit_code(code))
+    let failed: Vec<String> = r
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect();
+    let report = Report::new(human, json!({ "ok": r.ok, "drill": r }));
+    if r.ok {
+        Ok(report)
+    } else {
+        Ok(report.failed(
+            crate::exit::Fault::DrillFailed,
+            format!("the restore drill failed: {}", failed.join("; ")),
+        ))
+    }
 }

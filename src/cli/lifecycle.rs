@@ -320,11 +320,21 @@ pub async fn status(ctx: &Context) -> Result<Report> {
         ),
     };
     human.push_str(&line);
-    Ok(Report::new(
+    let report = Report::new(
         human,
-        json!({ "ok": code == exit::OK, "status": verdict, "migrations": status }),
-    )
-    .with_exit_code(code))
+        json!({ "ok": true, "status": verdict, "migrations": status }),
+    );
+    if verdict == StatusVerdict::Drift {
+        let problems: Vec<String> = status.problems.iter().map(|p| p.to_string()).collect();
+        return Ok(report.failed(
+            crate::exit::Fault::Drift,
+            format!(
+                "the recorded migration history does not match the files: {}",
+                problems.join("; ")
+            ),
+        ));
+    }
+    Ok(report.with_exit_code(code))
 }
 
 /// `ign-setup migrations new NAME [--version X.Y.Z]`.

@@ -129,6 +129,8 @@ impl Context {
         let _ = term.write_str(&format!("{question} [y/N] "));
         let answer = term.read_line().map_err(|e| {
             if e.kind() == std::io::ErrorKind::Interrupted {
+                // Off the prompt's line.
+                let _ = term.write_line("");
                 Error::Interrupted
             } else {
                 Error::NotConfirmed(format!("no answer ({e}); nothing was changed"))
@@ -207,13 +209,27 @@ pub fn usage_error(err: clap::Error) -> i32 {
     );
     let _ = err.print();
     if !is_output && std::env::args_os().any(|a| a == "--json") {
-        let message = err
-            .render()
-            .to_string()
+        // clap's paragraph (the error line and what it lists, such as the
+        // missing arguments) and its tips, without the usage and help lines.
+        let rendered = err.render().to_string();
+        let mut message = rendered
             .lines()
-            .find(|l| l.starts_with("error:"))
-            .map(|l| l.trim_start_matches("error:").trim().to_owned())
-            .unwrap_or_else(|| err.kind().to_string());
+            .skip_while(|l| !l.starts_with("error:"))
+            .take_while(|l| !l.trim().is_empty())
+            .map(|l| l.trim_start_matches("error:").trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if message.is_empty() {
+            message = err.kind().to_string();
+        }
+        for tip in rendered
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("tip:"))
+        {
+            message.push_str("; ");
+            message.push_str(tip);
+        }
         let doc = serde_json::json!({
             "ok": false,
             "error": { "kind": "usage", "message": message, "exit_code": code },
@@ -275,6 +291,9 @@ pub async fn run(opt: Opt) -> i32 {
         };
         dispatch(&ctx, opt.command).await
     };
+    if out.json {
+        crate::interrupt::on_exit(json::print_interrupted);
+    }
     crate::interrupt::install();
     let result = result.await;
     if let (Some(op), Some((file, backup_dir))) = (operation, &metrics_target) {
