@@ -3,7 +3,8 @@
 //! batch and roll back; a second one exits immediately, leaving the journal
 //! for `ign-setup recover` (exit 32, with a message that says so). Either way
 //! the terminal's settings are put back first, so a Ctrl-C at the password
-//! prompt never leaves echo off, and the `--json` error document is printed.
+//! prompt never leaves echo off, this process's temporary files (a backup
+//! being written) are removed, and the `--json` error document is printed.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::OnceLock;
@@ -69,6 +70,7 @@ pub fn on_exit(report: fn(crate::exit::Fault, &str)) {
 
 fn leave(fault: crate::exit::Fault, message: &str) -> ! {
     restore_terminal();
+    crate::fsutil::remove_own_temp_files();
     eprintln!("\n{message}");
     if let Some(report) = ON_EXIT.get() {
         report(fault, message);

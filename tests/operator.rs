@@ -865,3 +865,66 @@ fn a_second_ctrl_c_during_a_restore_says_the_data_is_safe_and_recover_puts_it_ba
     t.cmd().arg("recover").assert().success();
     assert_eq!(crate::support::db_content(&t.db), before);
 }
+
+/// Ctrl-C while `backup create` is writing its file (held after the first
+/// node): exit 130 with the JSON error document, and the backup folder holds
+/// what it held before, with no temporary or partial file.
+#[test]
+fn ctrl_c_during_backup_create_leaves_no_temp_file() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 3000) AS i CREATE (:Function {i: i})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    // The lock file stays by design (its content names the last holder).
+    let folder = || -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        crate::support::snapshot_dir(&t.backup_dir())
+            .into_iter()
+            .filter(|(p, _)| !p.ends_with(".ign-setup.lock"))
+            .collect()
+    };
+    let names = || -> Vec<String> {
+        std::fs::read_dir(t.backup_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let before = folder();
+    let hold = crate::support::Hold::at("backup.node");
+    let mut child = hold
+        .apply(&mut t.std_cmd())
+        .args(["backup", "create", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    hold.wait_reached(&mut child);
+    // Mid-file: its temporary files are there now.
+    assert!(
+        names().iter().any(|n| n.starts_with(".tmp-")),
+        "{:?}",
+        names()
+    );
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted; nothing was changed"),
+        "{stderr}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["error"]["kind"], "interrupted");
+    assert_eq!(doc["error"]["exit_code"], 130);
+    assert_eq!(
+        names().iter().filter(|n| n.starts_with(".tmp-")).count(),
+        0,
+        "{:?}",
+        names()
+    );
+    assert_eq!(folder(), before);
+}

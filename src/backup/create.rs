@@ -41,6 +41,7 @@ pub async fn create_backup(
         return Err(BackupError::ReasonTooLong(req.reason.chars().count()));
     }
     store.prepare()?;
+    crate::fsutil::note_temp_dir(store.dir());
     // A database with an unfinished restore or upgrade may be half-changed:
     // never kept as a backup, whichever folder asks.
     crate::safety::marker::refuse_if_present(db).await?;
