@@ -288,6 +288,9 @@ fn exit_20_invalid_input_no_backup_to_restore() {
     let doc = run_json(&t, &["backup", "restore", "--yes", "broken.json"], 20);
     assert_error(&doc, 20, "invalid_backup");
     assert_eq!(db_content(&t.db), before);
+    // So is a bundle that is not there.
+    let doc = run_json(&t, &["package", "verify", "missing.zip"], 20);
+    assert_error(&doc, 20, "invalid_bundle");
 }
 
 /// A `backup create` of this host holds the backup folder's lock (held
