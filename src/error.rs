@@ -45,7 +45,7 @@ pub enum Error {
     NotConfirmed(String),
     #[error("{0}")]
     Io(String),
-    #[error("interrupted")]
+    #[error("interrupted; nothing was changed")]
     Interrupted,
 }
 

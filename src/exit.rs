@@ -81,6 +81,8 @@ pub enum Fault {
     DrillNotEmptied,
     Usage,
     Config,
+    /// `doctor` found a problem.
+    Unhealthy,
     Unreachable,
     AuthFailed,
     UnknownDatabase,
@@ -99,6 +101,8 @@ pub enum Fault {
     Refused,
     /// The migration history and the files disagree.
     Drift,
+    /// A drill's load or one of its checks failed.
+    DrillFailed,
     DrillRefused,
     DrillTargetNotEmpty,
     /// Another operation holds the lock.
@@ -123,6 +127,7 @@ impl Fault {
         Fault::DrillNotEmptied,
         Fault::Usage,
         Fault::Config,
+        Fault::Unhealthy,
         Fault::Unreachable,
         Fault::AuthFailed,
         Fault::UnknownDatabase,
@@ -138,6 +143,7 @@ impl Fault {
         Fault::NeedsBaseline,
         Fault::Refused,
         Fault::Drift,
+        Fault::DrillFailed,
         Fault::DrillRefused,
         Fault::DrillTargetNotEmpty,
         Fault::Locked,
@@ -159,6 +165,7 @@ impl Fault {
             | Fault::DrillNotEmptied => FAILURE,
             Fault::Usage => USAGE,
             Fault::Config => CONFIG,
+            Fault::Unhealthy => UNHEALTHY,
             Fault::Unreachable => UNREACHABLE,
             Fault::AuthFailed => AUTH,
             Fault::UnknownDatabase => UNKNOWN_DATABASE,
@@ -174,6 +181,7 @@ impl Fault {
             | Fault::NeedsBaseline
             | Fault::Refused
             | Fault::Drift
+            | Fault::DrillFailed
             | Fault::DrillRefused
             | Fault::DrillTargetNotEmpty => INVALID_INPUT,
             Fault::Locked | Fault::Unfinished => LOCKED,
@@ -196,6 +204,7 @@ impl Fault {
             Fault::DrillNotEmptied => "drill_not_emptied",
             Fault::Usage => "usage",
             Fault::Config => "config",
+            Fault::Unhealthy => "unhealthy",
             Fault::Unreachable => "unreachable",
             Fault::AuthFailed => "auth_failed",
             Fault::UnknownDatabase => "unknown_database",
@@ -211,6 +220,7 @@ impl Fault {
             Fault::NeedsBaseline => "needs_baseline",
             Fault::Refused => "refused",
             Fault::Drift => "drift",
+            Fault::DrillFailed => "drill_failed",
             Fault::DrillRefused => "drill_refused",
             Fault::DrillTargetNotEmpty => "drill_target_not_empty",
             Fault::Locked => "locked",

@@ -302,6 +302,40 @@ fn parent(path: &Path) -> &Path {
     }
 }
 
+/// Folders this process writes temporary files into (a backup being written).
+static OWN_TEMP_DIRS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Notes that this process writes temporary files in `dir`, so an interrupt
+/// (which exits without unwinding) removes them: see
+/// [`remove_own_temp_files`].
+pub fn note_temp_dir(dir: &Path) {
+    let mut dirs = OWN_TEMP_DIRS.lock().unwrap_or_else(|p| p.into_inner());
+    if !dirs.iter().any(|d| d == dir) {
+        dirs.push(dir.to_owned());
+    }
+}
+
+/// Removes this process's `.tmp-<pid>-*` files from every folder noted with
+/// [`note_temp_dir`]. Only files that were never published: a backup is
+/// linked to its final name before its temporary name goes away.
+pub fn remove_own_temp_files() {
+    let own = format!("{TEMP_PREFIX}{}-", std::process::id());
+    // try_lock: the interrupt must never wait on a thread it interrupted.
+    let Ok(dirs) = OWN_TEMP_DIRS.try_lock() else {
+        return;
+    };
+    for dir in dirs.iter() {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_name().to_str().is_some_and(|n| n.starts_with(&own)) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
 /// Removes `.tmp-<pid>-*` files in `dir` whose writer process is gone.
 pub fn remove_stale_temp_files(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {

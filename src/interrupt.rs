@@ -9,7 +9,9 @@
 //! journal for `ign-setup recover` (exit 32, with a message that says so).
 //! Either way the terminal's settings are put back first
 //! ([`restore_terminal`]), so a Ctrl-C at the password prompt never leaves
-//! echo off.
+//! echo off; the binary also removes this process's temporary files
+//! ([`crate::fsutil::remove_own_temp_files`]) and, with `--json`, prints the
+//! error document.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -68,13 +70,19 @@ pub enum Reaction {
 }
 
 impl Reaction {
+    /// The fault to leave with at once (its exit code and `--json` kind), if
+    /// any.
+    pub fn exit_fault(self) -> Option<crate::exit::Fault> {
+        match self {
+            Reaction::Exit => Some(crate::exit::Fault::Interrupted),
+            Reaction::Stop => None,
+            Reaction::ExitForRecovery => Some(crate::exit::Fault::RecoveryNeeded),
+        }
+    }
+
     /// The exit code to leave with at once, if any.
     pub fn exit_code(self) -> Option<i32> {
-        match self {
-            Reaction::Exit => Some(crate::exit::INTERRUPTED),
-            Reaction::Stop => None,
-            Reaction::ExitForRecovery => Some(crate::exit::RECOVERY_NEEDED),
-        }
+        self.exit_fault().map(|f| f.code())
     }
 
     /// What to tell the person.

@@ -15,15 +15,20 @@ fn main() {
     ign_setup::interrupt::save_terminal();
     let cancel = ign_setup::interrupt::Cancel::new();
     let on_signal = cancel.clone();
+    let json = opt.global.json;
     runtime.spawn(async move {
         while tokio::signal::ctrl_c().await.is_ok() {
             let reaction = on_signal.interrupt();
-            if let Some(code) = reaction.exit_code() {
-                ign_setup::interrupt::restore_terminal();
-                eprintln!("\n{}", reaction.message());
-                std::process::exit(code);
-            }
             eprintln!("\n{}", reaction.message());
+            if let Some(fault) = reaction.exit_fault() {
+                // Exiting without unwinding: put back what the run changed.
+                ign_setup::interrupt::restore_terminal();
+                ign_setup::fsutil::remove_own_temp_files();
+                if json {
+                    ign_setup::cli::json::print_interrupted(fault, reaction.message());
+                }
+                std::process::exit(fault.code());
+            }
         }
     });
     let code = runtime.block_on(ign_setup::cli::run(opt, cancel));

@@ -336,6 +336,64 @@ fn restore_without_file_takes_the_newest_full_backup_never_a_safety_one() {
         .stderr(predicate::str::contains("--file NAME"));
 }
 
+/// The backup is named the same way in `info`, `verify` and `restore`:
+/// positionally, with `--file` kept as the old spelling; both at once is a
+/// usage error that changes nothing.
+#[test]
+fn restore_takes_the_backup_positionally_or_by_file_and_not_both() {
+    let t = TestDb::acquire();
+    t.exec("CREATE (:Function {name: 'first'})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    // Retention keeps one full backup: the older one is kept outside the folder.
+    let name = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    let first = t.path("first.json").display().to_string();
+    std::fs::copy(t.backup_dir().join(&name), &first).unwrap();
+    t.exec("CREATE (:Function {name: 'second'})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    let second = timestamped_backups(&t.backup_dir()).pop().unwrap();
+    assert_ne!(name, second);
+    // Positional, a path: the older backup, although a newer full one exists.
+    let out = t
+        .cmd()
+        .args(["backup", "restore", "--yes", &first])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("newest full backup"), "{err}");
+    assert_eq!(
+        t.query("MATCH (f:Function) RETURN f.name AS n ORDER BY n")
+            .iter()
+            .map(|r| r["n"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>(),
+        ["first"]
+    );
+    // The old flag, a name in the backup folder: the newer one.
+    t.cmd()
+        .args(["backup", "restore", "--yes", "--file", &second])
+        .assert()
+        .success();
+    assert_eq!(t.count("MATCH (f:Function) RETURN count(f) AS c"), 2);
+    // Both: exit 2, in JSON too, and nothing changed (no safety backup, same data).
+    let before = crate::support::snapshot_dir(&t.backup_dir());
+    t.cmd()
+        .args(["backup", "restore", "--yes", &first, "--file", &second])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--file"));
+    let doc = run_json(
+        &t,
+        &["backup", "restore", "--yes", "--file", &second, &first],
+        2,
+    );
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["error"]["kind"], "usage");
+    assert_eq!(doc["error"]["exit_code"], 2);
+    assert_eq!(crate::support::snapshot_dir(&t.backup_dir()), before);
+    assert_eq!(t.count("MATCH (f:Function) RETURN count(f) AS c"), 2);
+}
+
 #[test]
 fn upgrade_without_to_goes_to_the_newest_release_and_versions_are_explained() {
     let t = TestDb::acquire();
@@ -364,19 +422,19 @@ fn upgrade_without_to_goes_to_the_newest_release_and_versions_are_explained() {
 }
 
 /// A command in a real terminal: tmux runs it, the test types and reads the screen.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn available() -> bool {
+    pub(crate) fn available() -> bool {
         Command::new("tmux")
             .arg("-V")
             .output()
             .is_ok_and(|o| o.status.success())
     }
 
-    fn start(dir: &Path, env: &[(&str, &str)], command: &str) -> Tmux {
+    pub(crate) fn start(dir: &Path, env: &[(&str, &str)], command: &str) -> Tmux {
         let socket = format!(
             "ign-setup-test-{}-{:?}",
             std::process::id(),
@@ -407,7 +465,7 @@ impl Tmux {
         Tmux { socket }
     }
 
-    fn send(&self, keys: &[&str]) {
+    pub(crate) fn send(&self, keys: &[&str]) {
         let st = Command::new("tmux")
             .args(["-L", &self.socket, "send-keys", "-t", "0"])
             .args(keys)
@@ -416,7 +474,7 @@ impl Tmux {
         assert!(st.success());
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args([
                 "-L",
@@ -435,7 +493,7 @@ impl Tmux {
 
     /// Waits until the screen shows `text` (the program's own output is the
     /// synchronisation; the limit only stops a broken test from hanging).
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
         let start = Instant::now();
         loop {
             let s = self.screen();
@@ -806,4 +864,67 @@ fn a_second_ctrl_c_during_a_restore_says_the_data_is_safe_and_recover_puts_it_ba
     assert!(stderr.contains("ign-setup recover"), "{stderr}");
     t.cmd().arg("recover").assert().success();
     assert_eq!(crate::support::db_content(&t.db), before);
+}
+
+/// Ctrl-C while `backup create` is writing its file (held after the first
+/// node): exit 130 with the JSON error document, and the backup folder holds
+/// what it held before, with no temporary or partial file.
+#[test]
+fn ctrl_c_during_backup_create_leaves_no_temp_file() {
+    let t = TestDb::acquire();
+    t.exec("UNWIND range(1, 3000) AS i CREATE (:Function {i: i})");
+    t.cmd().args(["backup", "create"]).assert().success();
+    // The lock file stays by design (its content names the last holder).
+    let folder = || -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        crate::support::snapshot_dir(&t.backup_dir())
+            .into_iter()
+            .filter(|(p, _)| !p.ends_with(".ign-setup.lock"))
+            .collect()
+    };
+    let names = || -> Vec<String> {
+        std::fs::read_dir(t.backup_dir())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let before = folder();
+    let hold = crate::support::Hold::at("backup.node");
+    let mut child = hold
+        .apply(&mut t.std_cmd())
+        .args(["backup", "create", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    hold.wait_reached(&mut child);
+    // Mid-file: its temporary files are there now.
+    assert!(
+        names().iter().any(|n| n.starts_with(".tmp-")),
+        "{:?}",
+        names()
+    );
+    assert!(Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("interrupted; nothing was changed"),
+        "{stderr}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["ok"], false);
+    assert_eq!(doc["error"]["kind"], "interrupted");
+    assert_eq!(doc["error"]["exit_code"], 130);
+    assert_eq!(
+        names().iter().filter(|n| n.starts_with(".tmp-")).count(),
+        0,
+        "{:?}",
+        names()
+    );
+    assert_eq!(folder(), before);
 }

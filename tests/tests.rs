@@ -29,6 +29,10 @@ mod ops;
 
 #[path = "operator.rs"]
 mod operator;
+
+// One test per exit code of the README's table.
+#[path = "exit_codes.rs"]
+mod exit_codes;
 // Snapshots of help texts and --json documents (insta).
 mod snapshots;
 // The --json document of every command (insta).

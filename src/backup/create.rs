@@ -41,6 +41,7 @@ pub async fn create_backup(
         return Err(BackupError::ReasonTooLong(req.reason.chars().count()));
     }
     store.prepare()?;
+    crate::fsutil::note_temp_dir(store.dir());
     // A database with an unfinished restore or upgrade may be half-changed:
     // never kept as a backup, whichever folder asks.
     crate::safety::marker::refuse_if_present(db).await?;
@@ -229,6 +230,8 @@ async fn read_graph(
             let offsets = resolve_zones(db, &mut txn, idf, "MATCH (e) WHERE", &id, &props).await?;
             writer.write_node_resolved(&id, &labels, &props, &offsets)?;
             bar.inc(1);
+            // Tests interrupt or cut the connection here, mid-file.
+            crate::faults::pause("backup.node").await;
         }
         bar.finish();
         bar = Progress::new(progress, "backup rels", total_rels);

@@ -35,7 +35,7 @@ pub enum BackupError {
     NotFound { name: String, dir: PathBuf },
     #[error("there is no backup in `{0}` yet; create one with `ign-setup backup create`")]
     NoBackups(PathBuf),
-    #[error("there is no full backup in `{dir}` ({others} safety or pre-upgrade backup(s) only); those restore only by name: pass --file NAME (`ign-setup backup list` shows them)")]
+    #[error("there is no full backup in `{dir}` ({others} safety or pre-upgrade backup(s) only); those restore only by name: `ign-setup backup restore NAME` (or --file NAME; `ign-setup backup list` shows them)")]
     NoFullBackup { dir: PathBuf, others: usize },
     #[error("`{path}` is not valid JSON (line {line}, column {column}): {message}; the file is damaged or truncated — use another backup")]
     Json {

@@ -55,7 +55,7 @@ pub(crate) fn scan_bundle(
     limits: &VerifyLimits,
     place: &mut dyn FnMut(&str, bool) -> Result<Destination, BundleError>,
 ) -> Result<Scanned, BundleError> {
-    let mut file = open_regular(zip_path, "open the bundle")?;
+    let mut file = open_bundle(zip_path)?;
     let malformed = |e: io::Error| BundleError::MalformedZip {
         path: zip_path.to_path_buf(),
         reason: e.to_string(),
@@ -394,6 +394,23 @@ fn check_listing(
 
 /// Opens a file the bundle code reads (the zip, its `.sha256`) only if it is
 /// a regular file: a FIFO or a device would make the tool wait forever.
+/// The bundle a person named: a path that does not exist is invalid input
+/// (exit 20), as a missing backup is, not a disk failure.
+pub(crate) fn open_bundle(zip_path: &Path) -> Result<File, BundleError> {
+    open_regular(zip_path, "open the bundle").map_err(|e| match e {
+        BundleError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            BundleError::BadInput {
+                what: "bundle",
+                path: zip_path.to_path_buf(),
+                problem: "does not exist",
+                fix:
+                    "name a release zip (`ign-setup package` writes release/ign-scripts-X.Y.Z.zip)",
+            }
+        }
+        e => e,
+    })
+}
+
 pub(crate) fn open_regular(path: &Path, action: &'static str) -> Result<File, BundleError> {
     crate::fsutil::open_regular(path).map_err(|e| match e {
         crate::fsutil::OpenRegularError::Io(e) => BundleError::io(action, path, e),

@@ -50,7 +50,7 @@ pub fn verify_bundle(
     verify_backup: &dyn Fn(&Path) -> Result<serde_json::Value, String>,
 ) -> Result<BundleReport, BundleError> {
     // Before anything reads it (the outer checksum hashes it first).
-    drop(super::scan::open_regular(zip_path, "open the bundle")?);
+    drop(super::scan::open_bundle(zip_path)?);
     let outer_checksum = check_outer_checksum(zip_path)?;
 
     let temp_root = std::env::temp_dir();

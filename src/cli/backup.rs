@@ -1,7 +1,7 @@
 //! `ign-setup backup create|list|info|verify|status|init`.
 
 use super::json;
-use super::output::{age, human_size, local_time, mark, table, thousands, Report};
+use super::output::{age, counted, human_size, local_time, mark, table, thousands, Report};
 use super::Context;
 use crate::backup::format::INITIAL_BACKUP;
 use crate::backup::status::{change, current_counts, recommend, Counts};
@@ -112,9 +112,9 @@ pub async fn init(ctx: &Context, reason: Option<String>) -> Result<Report> {
     if existing.exists() {
         let what = match crate::backup::reader::read_metadata(&existing) {
             Ok(m) => format!(
-                "{} nodes, {} relationships, created {}",
-                thousands(m.node_count),
-                thousands(m.relationship_count),
+                "{}, {}, created {}",
+                counted(m.node_count, "node"),
+                counted(m.relationship_count, "relationship"),
                 local_time(&m.datetime)
             ),
             Err(_) => "unreadable".to_owned(),
@@ -141,10 +141,10 @@ pub async fn init(ctx: &Context, reason: Option<String>) -> Result<Report> {
     let r = &created.report;
     Ok(Report::done(
         format!(
-            "Initial backup written: {} ({} nodes, {} relationships)",
+            "Initial backup written: {} ({}, {})",
             created.path.display(),
-            thousands(r.node_count),
-            thousands(r.relationship_count)
+            counted(r.node_count, "node"),
+            counted(r.relationship_count, "relationship")
         ),
         json::InitialBackup {
             file: &created.file,
@@ -265,12 +265,12 @@ pub fn verify(ctx: &Context, file: &str) -> Result<Report> {
     let path = store(ctx).resolve(file)?;
     let r = verify_backup(&path)?;
     let mut human = format!(
-        "{} {}\n  format {}; {} nodes, {} relationships, {} indexes and constraints\n  checksum: {}\n  counts, label and type counts, ids and relationship endpoints: ok",
+        "{} {}\n  format {}; {}, {}, {} indexes and constraints\n  checksum: {}\n  counts, label and type counts, ids and relationship endpoints: ok",
         mark(true),
         path.display(),
         r.metadata.version,
-        r.node_count,
-        r.relationship_count,
+        counted(r.node_count, "node"),
+        counted(r.relationship_count, "relationship"),
         r.schema_count,
         if r.checksum_verified { "ok" } else { "not recorded in this format" },
     );
@@ -356,12 +356,21 @@ pub async fn status(ctx: &Context) -> Result<Report> {
             }
             human.push_str(&bullet("Nodes", l.node_count));
             human.push_str(&bullet("Relationships", l.relationship_count));
+            let changed = |net: i64, changed: u64, per: &str| {
+                if net == 0 && changed == 0 {
+                    "no change".to_owned()
+                } else {
+                    format!(
+                        "{} ({} added or removed, counted per {per})",
+                        signed(net),
+                        thousands(changed)
+                    )
+                }
+            };
             human.push_str(&format!(
-                "\nChanges since the last backup:\n  • Nodes: {} ({} added or removed, counted per label)\n  • Relationships: {} ({} added or removed, counted per type)\n",
-                signed(c.nodes),
-                thousands(c.nodes_changed),
-                signed(c.relationships),
-                thousands(c.relationships_changed),
+                "\nChanges since the last backup:\n  • Nodes: {}\n  • Relationships: {}\n",
+                changed(c.nodes, c.nodes_changed, "label"),
+                changed(c.relationships, c.relationships_changed, "type"),
             ));
             let mut by_label: Vec<(String, i64)> = now
                 .label_counts

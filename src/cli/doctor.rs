@@ -76,9 +76,29 @@ pub async fn run(ctx: &Context) -> Result<Report> {
             warning: folder.warning.as_deref(),
         },
         installed_version: version_json,
-        unfinished_operation: unfinished_text,
+        unfinished_operation: unfinished_text.clone(),
     };
-    Ok(Report::new(human, doc).with_exit_code(if ok { exit::OK } else { exit::UNHEALTHY }))
+    let report = Report::new(human, doc);
+    if ok {
+        return Ok(report.with_exit_code(exit::OK));
+    }
+    let mut problems = Vec::new();
+    if !folder.ok {
+        problems.push(format!(
+            "backup folder: {}",
+            folder.problem.as_deref().unwrap_or(&folder.summary)
+        ));
+    }
+    if !version_ok {
+        problems.push(format!("installed version: {version_text}"));
+    }
+    if let Some(u) = &unfinished_text {
+        problems.push(format!("operations: {u}"));
+    }
+    Ok(report.failed(
+        crate::exit::Fault::Unhealthy,
+        format!("doctor found a problem: {}", problems.join("; ")),
+    ))
 }
 
 struct FolderCheck {

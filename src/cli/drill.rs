@@ -8,7 +8,6 @@ use crate::backup::BackupStore;
 use crate::config::{process_env, BoltUri, ConfigError, ConnectSettings, PasswordSource, Secret};
 use crate::drill::{drill, DrillError, DrillRequest};
 use crate::error::Result;
-use crate::exit;
 
 /// The drill password: `--into-password-file`, else `IGN_SETUP_DRILL_PASSWORD`.
 fn password(args: &DrillArgs) -> std::result::Result<Secret, DrillError> {
@@ -80,13 +79,25 @@ pub async fn run(ctx: &Context, args: DrillArgs) -> Result<Report> {
         if r.emptied { "yes" } else { "no" },
         r.duration_seconds
     ));
-    let code = if r.ok { exit::OK } else { exit::INVALID_INPUT };
-    Ok(Report::new(
+    let failed: Vec<String> = r
+        .checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| format!("{}: {}", c.name, c.detail))
+        .collect();
+    let report = Report::new(
         human,
         super::json::Drilled {
             ok: r.ok,
             drill: &r,
         },
-    )
-    .with_exit_code(code))
+    );
+    if r.ok {
+        Ok(report)
+    } else {
+        Ok(report.failed(
+            crate::exit::Fault::DrillFailed,
+            format!("the restore drill failed: {}", failed.join("; ")),
+        ))
+    }
 }

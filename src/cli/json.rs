@@ -9,6 +9,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::io::Write;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -414,6 +416,40 @@ pub struct TimerStatus<'a> {
 pub struct TimerRemoved<'a> {
     pub removed: &'a [PathBuf],
     pub systemctl: &'a [String],
+}
+
+/// Prints the run's JSON document on stdout, unless one was printed already:
+/// a Ctrl-C can end a prompt (its error returns to the reporter) while the
+/// interrupt handler reports it too, and stdout must hold exactly one.
+pub fn emit(doc: &impl Serialize) {
+    static PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    // The lock first: the handler, which exits right after, waits here until
+    // a document being printed is complete.
+    let mut out = std::io::stdout().lock();
+    if PRINTED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "{}",
+        serde_json::to_string_pretty(doc).unwrap_or_default()
+    );
+    let _ = out.flush();
+}
+
+/// The error document of a Ctrl-C, which the interrupt handler prints just
+/// before it exits (`--json` only).
+pub fn print_interrupted(fault: crate::exit::Fault, message: &str) {
+    let doc = ErrorDocument {
+        ok: false,
+        error: ErrorBody {
+            kind: fault.kind(),
+            message: message.to_owned(),
+            exit_code: fault.code(),
+            details: None,
+        },
+    };
+    emit(&doc);
 }
 
 /// `backup restore --json`.

@@ -110,10 +110,10 @@ fn describe_install(plan: &InstallPlan) -> String {
     let mut text = String::from("Install plan\n");
     match &plan.initial {
         Some(i) => text.push_str(&format!(
-            "  load: {} ({} nodes, {} relationships; data at {} from the {})\n",
+            "  load: {} ({}, {}; data at {} from the {})\n",
             i.path.display(),
-            i.nodes,
-            i.relationships,
+            super::output::counted(i.nodes, "node"),
+            super::output::counted(i.relationships, "relationship"),
             i.data_version,
             i.version_from
         )),
@@ -182,7 +182,8 @@ pub async fn install(ctx: &Context, args: InstallArgs) -> Result<Report> {
         InstallDecision::AlreadyInstalled(record) => Ok(Report::done(
             format!(
                 "Already installed: version {} (since {}); nothing to do. Use `ign-setup upgrade --to X.Y.Z` for a newer release.",
-                record.version, record.installed_at
+                record.version,
+                when(&record.installed_at)
             ),
             json::AlreadyInstalled {
                 changed: false,
@@ -286,46 +287,44 @@ pub async fn status(ctx: &Context) -> Result<Report> {
     let status = lifecycle::migration_status(&db, &catalog).await?;
     let verdict = status.verdict();
     let mut human = String::new();
+    let plural = |n: usize, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
     match &status.installed {
         Some(r) => human.push_str(&format!(
-            "installed: {} (since {})\n",
-            r.version, r.installed_at
+            "Installed: {} (since {})\n",
+            r.version,
+            when(&r.installed_at)
         )),
-        None => human.push_str("installed: nothing (run `ign-setup install`)\n"),
+        None => human.push_str("Installed: nothing (run `ign-setup install`)\n"),
     }
     human.push_str(&format!(
-        "newest in {}: {}\n",
-        catalog.dir().display(),
+        "Newest:    {} (in {})\n",
         status
             .latest
             .as_ref()
-            .map_or_else(|| "no versions".to_owned(), |v| v.to_string())
+            .map_or_else(|| "no versions".to_owned(), |v| v.to_string()),
+        catalog.dir().display(),
     ));
     human.push_str(&format!(
-        "applied: {} migration files\n",
-        status.applied.len()
+        "Applied:   {}\n",
+        plural(status.applied.len(), "migration file")
     ));
     for a in &status.applied {
         human.push_str(&format!(
             "  {}/{}  {}{}\n",
             a.version,
             a.name,
-            a.applied_at,
+            super::output::local_time(&a.applied_at),
             if a.baseline { " (baseline)" } else { "" }
         ));
     }
-    human.push_str(&format!(
-        "pending: {} version{} ({} migration files)\n",
-        status.pending_versions.len(),
-        if status.pending_versions.len() == 1 {
-            ""
-        } else {
-            "s"
-        },
-        status.pending.len()
-    ));
-    for p in &status.pending {
-        human.push_str(&format!("  {}/{}\n", p.version, p.name));
+    if status.pending.is_empty() && status.pending_versions.is_empty() {
+        human.push_str("Pending:   none\n");
+    } else {
+        human.push_str(&format!(
+            "Pending:   {} ({})\n",
+            plural(status.pending_versions.len(), "version"),
+            plural(status.pending.len(), "migration file")
+        ));
     }
     for p in &status.problems {
         human.push_str(&format!("drift: {p}\n"));
@@ -353,15 +352,25 @@ pub async fn status(ctx: &Context) -> Result<Report> {
         ),
     };
     human.push_str(&line);
-    Ok(Report::new(
+    let report = Report::new(
         human,
         json::MigrationsStatus {
-            ok: code == exit::OK,
+            ok: true,
             status: verdict,
             migrations: &status,
         },
-    )
-    .with_exit_code(code))
+    );
+    if verdict == StatusVerdict::Drift {
+        let problems: Vec<String> = status.problems.iter().map(|p| p.to_string()).collect();
+        return Ok(report.failed(
+            crate::exit::Fault::Drift,
+            format!(
+                "the recorded migration history does not match the files: {}",
+                problems.join("; ")
+            ),
+        ));
+    }
+    Ok(report.with_exit_code(code))
 }
 
 /// `ign-setup migrations new NAME [--version X.Y.Z]`.
@@ -389,4 +398,15 @@ Write its statements; until it holds one, the migrations folder is refused (so i
             new_version: made.new_version,
         },
     ))
+}
+
+/// A recorded time as people read it: local time with the offset, and how
+/// long ago (`2026-12-01 18:10:40 +01:00, 3 days ago`).
+fn when(rfc3339: &str) -> String {
+    let local = super::output::local_time(rfc3339);
+    match super::output::age(rfc3339) {
+        Some(a) if a == "just now" => format!("{local}, just now"),
+        Some(a) => format!("{local}, {a} ago"),
+        None => local,
+    }
 }

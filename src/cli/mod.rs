@@ -131,6 +131,8 @@ impl Context {
         let _ = term.write_str(&format!("{question} [y/N] "));
         let answer = term.read_line().map_err(|e| {
             if e.kind() == std::io::ErrorKind::Interrupted {
+                // Off the prompt's line.
+                let _ = term.write_line("");
                 Error::Interrupted
             } else {
                 Error::NotConfirmed(format!("no answer ({e}); nothing was changed"))
@@ -209,13 +211,27 @@ pub fn usage_error(err: clap::Error) -> i32 {
     );
     let _ = err.print();
     if !is_output && std::env::args_os().any(|a| a == "--json") {
-        let message = err
-            .render()
-            .to_string()
+        // clap's paragraph (the error line and what it lists, such as the
+        // missing arguments) and its tips, without the usage and help lines.
+        let rendered = err.render().to_string();
+        let mut message = rendered
             .lines()
-            .find(|l| l.starts_with("error:"))
-            .map(|l| l.trim_start_matches("error:").trim().to_owned())
-            .unwrap_or_else(|| err.kind().to_string());
+            .skip_while(|l| !l.starts_with("error:"))
+            .take_while(|l| !l.trim().is_empty())
+            .map(|l| l.trim_start_matches("error:").trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+        if message.is_empty() {
+            message = err.kind().to_string();
+        }
+        for tip in rendered
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("tip:"))
+        {
+            message.push_str("; ");
+            message.push_str(tip);
+        }
         let doc = json::ErrorDocument {
             ok: false,
             error: json::ErrorBody {
@@ -324,10 +340,11 @@ async fn dispatch(ctx: &Context, command: Command) -> Result<Report> {
             BackupCommand::Status => backup::status(ctx).await,
             BackupCommand::Init { reason } => backup::init(ctx, reason).await,
             BackupCommand::Restore {
+                backup,
                 file,
                 confirm,
                 allow_schema_loss,
-            } => restore::run(ctx, file, confirm, allow_schema_loss).await,
+            } => restore::run(ctx, backup.or(file), confirm, allow_schema_loss).await,
             BackupCommand::Prune(args) => prune::run(ctx, &args),
             BackupCommand::Delete { names, dry_run } => prune::delete(ctx, &names, dry_run),
             BackupCommand::Drill(args) => drill::run(ctx, args).await,

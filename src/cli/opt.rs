@@ -234,8 +234,15 @@ pub enum BackupCommand {
     Status,
     /// Replace the database with a backup (a verified safety backup is taken
     /// first; any failure rolls back to it)
+    #[command(
+        after_help = "Examples:\n  ign-setup backup restore\n  ign-setup backup restore ign_scripts_db_backup_20261201_171040.json\n  ign-setup backup restore --yes /mnt/archive/nightly.json"
+    )]
     Restore {
-        /// A file name in the backup folder, or a path [default: the newest backup]
+        /// A file name in the backup folder, or a path (as for `backup info`
+        /// and `backup verify`) [default: the newest full backup]
+        #[arg(value_name = "FILE", conflicts_with = "file")]
+        backup: Option<String>,
+        /// The same, as a flag (the original tool's spelling)
         #[arg(long)]
         file: Option<String>,
         /// Same as --yes (the original tool's flag)

@@ -35,6 +35,25 @@ impl Report {
         self.exit_code = code;
         self
     }
+
+    /// A command that ran to its end and found a failure (doctor's checks,
+    /// drift, a failed drill): its fault's exit code, and in JSON `ok: false`
+    /// with the same `error` object every other failure has.
+    pub fn failed(mut self, fault: crate::exit::Fault, message: impl Into<String>) -> Report {
+        self.exit_code = fault.code();
+        if let Value::Object(doc) = &mut self.json {
+            doc.insert("ok".into(), Value::Bool(false));
+            doc.insert(
+                "error".into(),
+                serde_json::json!({
+                    "kind": fault.kind(),
+                    "message": message.into(),
+                    "exit_code": fault.code(),
+                }),
+            );
+        }
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -55,11 +74,8 @@ impl Output {
     pub fn print(&self, report: &Report) {
         let mut out = std::io::stdout().lock();
         if self.json {
-            let _ = writeln!(
-                out,
-                "{}",
-                serde_json::to_string_pretty(&report.json).unwrap_or_default()
-            );
+            drop(out);
+            super::json::emit(&report.json);
         } else if !report.human.is_empty() {
             let _ = writeln!(out, "{}", report.human.trim_end());
         }
@@ -79,8 +95,7 @@ impl Output {
         }
         eprintln!("{} {msg}", console::style("error:").red().bold());
         if self.json {
-            let doc = super::json::ErrorDocument::new(err, msg);
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            super::json::emit(&super::json::ErrorDocument::new(err, msg));
         }
     }
 
@@ -140,6 +155,11 @@ pub fn duration_words(secs: u64) -> String {
         _ => (secs / 86_400, "day"),
     };
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
+}
+
+/// A count with its noun, as people write it: `1 node`, `1,245 nodes`.
+pub fn counted(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
 }
 
 /// Sizes in one unit style everywhere: `512 B`, `14.3 MiB`.

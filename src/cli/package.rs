@@ -4,7 +4,7 @@ use std::path::Path;
 
 use super::json;
 use super::opt::{PackageArgs, PackageCommand};
-use super::output::{thousands, Report};
+use super::output::Report;
 use super::Context;
 use crate::backup::BackupStore;
 use crate::bundle::{build_package, OuterChecksum, PackageRequest};
@@ -46,13 +46,13 @@ pub fn run(ctx: &Context, args: PackageArgs) -> Result<Report> {
         source_date_epoch,
     })?;
     let human = format!(
-        "Bundle written: {} ({})\n  sha256: {}\n  initial backup: {} ({} nodes, {} relationships)\n  entries: {}",
+        "Bundle written: {} ({})\n  sha256: {}\n  initial backup: {} ({}, {})\n  entries: {}",
         outcome.zip_path.display(),
         super::output::human_size(outcome.size),
         outcome.sha256,
         backup_path.display(),
-        count(&summary["node_count"]),
-        count(&summary["relationship_count"]),
+        count(&summary["node_count"], "node"),
+        count(&summary["relationship_count"], "relationship"),
         entries_text(outcome.entries.len()),
     );
     Ok(Report::done(
@@ -99,13 +99,13 @@ fn verify(zip: &Path) -> Result<Report> {
         ),
     };
     let human = format!(
-        "ok {}\n  application version: {}\n  outer checksum: {}\n  entries: {}, verified against SHA256SUMS and manifest.json; all paths safe\n  initial backup: {} nodes, {} relationships, checksum ok",
+        "ok {}\n  application version: {}\n  outer checksum: {}\n  entries: {}, verified against SHA256SUMS and manifest.json; all paths safe\n  initial backup: {}, {}, checksum ok",
         zip.display(),
         report.manifest.application_version,
         outer,
         entries_text(report.manifest.files.len()),
-        count(&report.backup_summary["node_count"]),
-        count(&report.backup_summary["relationship_count"]),
+        count(&report.backup_summary["node_count"], "node"),
+        count(&report.backup_summary["relationship_count"], "relationship"),
     );
     Ok(Report::done(
         human,
@@ -121,6 +121,8 @@ fn verify(zip: &Path) -> Result<Report> {
 }
 
 /// A JSON count as people read it.
-fn count(v: &serde_json::Value) -> String {
-    v.as_u64().map(thousands).unwrap_or_else(|| v.to_string())
+fn count(v: &serde_json::Value, noun: &str) -> String {
+    v.as_u64()
+        .map(|n| super::output::counted(n, noun))
+        .unwrap_or_else(|| format!("{v} {noun}s"))
 }

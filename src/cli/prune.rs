@@ -146,11 +146,11 @@ pub fn delete(ctx: &Context, names: &[String], dry_run: bool) -> Result<Report> 
     }
     let describe = |e: &crate::backup::store::BackupEntry| match &e.metadata {
         Some(m) => format!(
-            "{} ({}, {} nodes, {} relationships, {}, created {})",
+            "{} ({}, {}, {}, {}, created {})",
             e.file,
             m.backup_type,
-            super::output::thousands(m.node_count),
-            super::output::thousands(m.relationship_count),
+            super::output::counted(m.node_count, "node"),
+            super::output::counted(m.relationship_count, "relationship"),
             super::output::human_size(e.size),
             super::output::local_time(&m.datetime)
         ),

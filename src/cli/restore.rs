@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::json;
 
-use super::output::{thousands, Report};
+use super::output::{counted, Report};
 use super::Context;
 use crate::backup::BackupStore;
 use crate::error::{Error, Result};
@@ -27,7 +27,7 @@ pub async fn run(
         None => {
             let newest = store.latest_full()?;
             ctx.out.note(format!(
-                "No --file given: taking the newest full backup, {}.",
+                "No backup named: taking the newest full backup, {}.",
                 newest.file
             ));
             newest.path
@@ -44,16 +44,16 @@ pub async fn run(
         db.server().version
     );
     ctx.out.note(format!(
-        "Restore plan\n  into:    {target}\n  from:    {} ({}, {}, reason: {})\n  backup:  {} nodes, {} relationships, {} indexes and constraints\n  replaces the current database: {} nodes, {} relationships\n  safety backup first: {}",
+        "Restore plan\n  into:    {target}\n  from:    {} ({}, {}, reason: {})\n  backup:  {}, {}, {} indexes and constraints\n  replaces the current database: {}, {}\n  safety backup first: {}",
         source.display(),
         m.datetime,
         m.backup_type,
         m.reason,
-        thousands(plan.backup.node_count),
-        thousands(plan.backup.relationship_count),
+        counted(plan.backup.node_count, "node"),
+        counted(plan.backup.relationship_count, "relationship"),
         plan.backup.schema_count,
-        thousands(plan.current.node_count),
-        thousands(plan.current.relationship_count),
+        counted(plan.current.node_count, "node"),
+        counted(plan.current.relationship_count, "relationship"),
         if plan.safety_backup_needed { "yes" } else { "no (the database is empty)" },
     ));
     for w in &plan.backup.warnings {
@@ -72,9 +72,9 @@ pub async fn run(
     plan.check_schema(allow_schema_loss)?;
     if !confirm {
         ctx.confirm(&format!(
-            "Replace all {} nodes and {} relationships of {target} with this backup?",
-            thousands(plan.current.node_count),
-            thousands(plan.current.relationship_count),
+            "Replace all {} and {} of {target} with this backup?",
+            counted(plan.current.node_count, "node"),
+            counted(plan.current.relationship_count, "relationship"),
         ))?;
     }
     let outcome = crate::restore::restore(
@@ -87,9 +87,9 @@ pub async fn run(
     )
     .await?;
     let mut human = format!(
-        "Restored {} nodes and {} relationships from {}; counts, label counts and type counts verified.",
-        thousands(outcome.nodes),
-        thousands(outcome.relationships),
+        "Restored {} and {} from {}; counts, label counts and type counts verified.",
+        counted(outcome.nodes, "node"),
+        counted(outcome.relationships, "relationship"),
         source.display()
     );
     if outcome.schema.not_recreated.is_empty() {
