@@ -86,6 +86,22 @@ fn unreachable_server_fails_within_ten_seconds() {
         "took {:?}",
         started.elapsed()
     );
+    // The wait is never silent: each retry is said (on a terminal, and on a
+    // pipe with -v).
+    bare_cmd(dir.path())
+        .args([
+            "-v",
+            "doctor",
+            "--uri",
+            "bolt://127.0.0.1:1",
+            "--password",
+            "x",
+        ])
+        .assert()
+        .code(10)
+        .stderr(predicate::str::contains(
+            "Connecting to 127.0.0.1:1: no answer yet; trying again in",
+        ));
 }
 
 #[test]

@@ -103,9 +103,14 @@ impl Db {
                     other => other,
                 });
             }
-            crate::log::debug(format!(
-                "connect to {address} failed ({err}); retrying in {delay:?}"
+            // A server still starting is normal: say so on a terminal
+            // (and with -v), so the wait is never silent.
+            crate::progress::step(format!(
+                "Connecting to {address}: no answer yet; trying again in {:.1} s (gives up after {} s)…",
+                delay.as_secs_f64(),
+                settings.connect_timeout.as_secs()
             ));
+            crate::log::debug(format!("connect to {address} failed: {err}"));
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(2));
         }
