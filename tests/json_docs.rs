@@ -133,10 +133,12 @@ fn json_documents_of_every_command() {
         doc(&["migrations", "new", "add_usage", "--version", "1.6.0"], 0),
     ));
 
+    let bin = regex_escape(env!("CARGO_BIN_EXE_ign-setup"));
     let work = regex_escape(&t.work.path().display().to_string());
     let systemd_dir = regex_escape(&systemd.path().display().to_string());
     insta::with_settings!({
         filters => vec![
+            (bin.as_str(), "[BIN]"),
             (work.as_str(), "[WORK]"),
             (systemd_dir.as_str(), "[SYSTEMD]"),
             (r"/tmp/\.tmp[A-Za-z0-9]+", "[TMP]"),
