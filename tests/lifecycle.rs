@@ -331,6 +331,33 @@ fn lifecycle_a_killed_upgrade_is_recovered_by_the_next_run() {
         .success();
 }
 
+/// The upgrade's question names what it changes: the database, the server,
+/// how much data it holds, and the versions; without a terminal and without
+/// `--yes` it is not asked and nothing changes (exit 40).
+#[test]
+fn lifecycle_the_upgrade_question_names_the_database_and_its_data() {
+    let t = TestDb::acquire();
+    install_sample_at_1_4(&t);
+    migrations(&t, &["1.5.0"]);
+    let before = state(&t);
+    let out = t
+        .cmd()
+        .args(["upgrade", "--to", "1.5.0"])
+        .assert()
+        .code(40)
+        .get_output()
+        .clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Upgrade database `neo4j` on 127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Neo4j Kernel"), "{stderr}");
+    assert!(stderr.contains(" nodes and "), "{stderr}");
+    assert!(stderr.contains("from 1.4.0 to 1.5.0?"), "{stderr}");
+    assert_eq!(state(&t), before);
+}
+
 /// Ctrl-C while a migration file runs: the upgrade stops before its next
 /// statement (not at the end of the upgrade), rolls back and exits 31.
 #[test]

@@ -70,14 +70,21 @@ pub async fn upgrade(ctx: &Context, args: UpgradeArgs) -> Result<Report> {
         ));
     }
     ctx.out.note(plan.to_string());
-    ctx.confirm(&format!(
-        "Upgrade the database from {} to {}?",
-        plan.from
-            .as_ref()
-            .map(|v| v.to_string())
-            .unwrap_or_default(),
-        plan.to
-    ))?;
+    if !ctx.yes {
+        // The question names what it changes: which database, how much data.
+        let now = crate::backup::status::current_counts(&db).await?;
+        ctx.confirm(&format!(
+            "Upgrade {} holding {} and {} from {} to {}?",
+            super::target(&db),
+            super::output::counted(now.node_count, "node"),
+            super::output::counted(now.relationship_count, "relationship"),
+            plan.from
+                .as_ref()
+                .map(|v| v.to_string())
+                .unwrap_or_default(),
+            plan.to
+        ))?;
+    }
     let outcome = lifecycle::execute_upgrade(
         Arc::new(db),
         &store(ctx),
@@ -230,7 +237,11 @@ pub async fn install(ctx: &Context, args: InstallArgs) -> Result<Report> {
             ctx.out.note(describe_install(&plan));
             // Refused before the prompt: nothing to confirm.
             plan.check_schema(args.allow_schema_loss)?;
-            ctx.confirm(&format!("Install version {}?", plan.upgrade.to))?;
+            ctx.confirm(&format!(
+                "Install version {} into {}?",
+                plan.upgrade.to,
+                super::target(&db)
+            ))?;
             let outcome = lifecycle::execute_install(
                 Arc::new(db),
                 &store(ctx),

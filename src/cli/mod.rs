@@ -146,6 +146,18 @@ impl Context {
     }
 }
 
+/// The database a destructive command changes, as its plan and prompt name
+/// it: "database `neo4j` on 127.0.0.1:7687 (Neo4j Kernel 5.26.30)".
+pub fn target(db: &Db) -> String {
+    format!(
+        "database `{}` on {} ({} {})",
+        db.database().unwrap_or("(server default)"),
+        db.address(),
+        db.server().agent,
+        db.server().version
+    )
+}
+
 /// `IGN_SETUP_YES=1` (or `true`, `yes`) answers yes like `--yes`, for scripts
 /// that cannot add a flag; `0`, `false`, `no` or empty leave it off.
 fn yes_from_env() -> Result<bool> {

@@ -36,13 +36,7 @@ pub async fn run(
     let db = ctx.connect().await?;
     let plan = crate::restore::plan(&db, &source).await?;
     let m = &plan.backup.metadata;
-    let target = format!(
-        "database `{}` on {} ({} {})",
-        db.database().unwrap_or("(server default)"),
-        db.address(),
-        db.server().agent,
-        db.server().version
-    );
+    let target = super::target(&db);
     ctx.out.note(format!(
         "Restore plan\n  into:    {target}\n  from:    {} ({}, {}, reason: {})\n  backup:  {}, {}, {} indexes and constraints\n  replaces the current database: {}, {}\n  safety backup first: {}",
         source.display(),
