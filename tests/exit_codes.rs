@@ -45,6 +45,16 @@ fn json_of(out: &Output) -> Value {
     })
 }
 
+/// Runs `cmd` (already given its arguments and `--json`), checks the exit
+/// code and the error document, and returns the document.
+fn fails_with(cmd: &mut assert_cmd::Command, code: i32, kind: &str) -> Value {
+    let out = cmd.output().unwrap();
+    assert_eq!(out.status.code(), Some(code), "{out:?}");
+    let doc = json_of(&out);
+    assert_error(&doc, code, kind);
+    doc
+}
+
 /// A backup of 3,000 nodes (more than a fetch of rows), then a database of
 /// 10 of them: what a restore replaces and what a rollback brings back.
 fn backup_then_change(t: &TestDb) -> (String, Vec<String>) {
@@ -144,14 +154,13 @@ fn exit_2_bad_command_line() {
 #[test]
 fn exit_3_bad_configuration() {
     let t = TestDb::acquire();
-    let out = t
-        .cmd()
-        .env("NEO4J_URI", "localhost:7687")
-        .args(["doctor", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{out:?}");
-    assert_error(&json_of(&out), 3, "config");
+    fails_with(
+        t.cmd()
+            .env("NEO4J_URI", "localhost:7687")
+            .args(["doctor", "--json"]),
+        3,
+        "config",
+    );
     // A password in the config file is refused by name.
     std::fs::write(t.path("ign-setup.toml"), "password = \"secret\"\n").unwrap();
     let doc = run_json(&t, &["doctor"], 3);
@@ -203,15 +212,13 @@ fn exit_10_server_unreachable() {
 #[test]
 fn exit_11_authentication_failed() {
     let t = TestDb::acquire();
-    let out = t
-        .cmd()
-        .env("NEO4J_PASSWORD", "not-the-password")
-        .args(["doctor", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(11), "{out:?}");
-    let doc = json_of(&out);
-    assert_error(&doc, 11, "auth_failed");
+    let doc = fails_with(
+        t.cmd()
+            .env("NEO4J_PASSWORD", "not-the-password")
+            .args(["doctor", "--json"]),
+        11,
+        "auth_failed",
+    );
     assert!(
         !doc["error"]["message"]
             .as_str()
@@ -224,14 +231,13 @@ fn exit_11_authentication_failed() {
 #[test]
 fn exit_12_unknown_database() {
     let t = TestDb::acquire();
-    let out = t
-        .cmd()
-        .env("NEO4J_DATABASE", "nosuchdb")
-        .args(["doctor", "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(12), "{out:?}");
-    assert_error(&json_of(&out), 12, "unknown_database");
+    fails_with(
+        t.cmd()
+            .env("NEO4J_DATABASE", "nosuchdb")
+            .args(["doctor", "--json"]),
+        12,
+        "unknown_database",
+    );
 }
 
 #[test]
@@ -326,14 +332,13 @@ fn exit_30_locked() {
 fn exit_31_rolled_back() {
     let t = TestDb::acquire();
     let (file, before) = backup_then_change(&t);
-    let out = t
-        .cmd()
-        .env("IGN_SETUP_FAULT", "restore.after-clear:1")
-        .args(["backup", "restore", "--yes", &file, "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(31), "{out:?}");
-    assert_error(&json_of(&out), 31, "rolled_back");
+    fails_with(
+        t.cmd()
+            .env("IGN_SETUP_FAULT", "restore.after-clear:1")
+            .args(["backup", "restore", "--yes", &file, "--json"]),
+        31,
+        "rolled_back",
+    );
     assert_eq!(db_content(&t.db), before);
 }
 
@@ -371,13 +376,11 @@ fn exit_40_not_confirmed() {
     let t = TestDb::acquire();
     let (file, before) = backup_then_change(&t);
     // No terminal to ask on, and no --yes.
-    let out = t
-        .cmd()
-        .args(["backup", "restore", &file, "--json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(40), "{out:?}");
-    assert_error(&json_of(&out), 40, "not_confirmed");
+    fails_with(
+        t.cmd().args(["backup", "restore", &file, "--json"]),
+        40,
+        "not_confirmed",
+    );
     assert_eq!(db_content(&t.db), before);
 }
 
